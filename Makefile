@@ -1,0 +1,53 @@
+# The two commands of the README:
+#   make demo   install what is missing, build, and show obia on a sample file
+#   make test   install what is missing, build, and run every test
+# Everything else is plumbing for those two.
+
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+SAMPLE     ?= tests/data/deb-python3-pydicom/test_files/CT_small.dcm
+
+.PHONY: all demo test deps build build-san test-release test-san fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(BUILD_SAN)/build.ninja:
+	CC=clang cmake -S . -B $(BUILD_SAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DOBIA_SANITIZE=ON -DOBIA_FUZZ=ON -DOBIA_FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-san: deps $(BUILD_SAN)/build.ninja
+	ninja -C $(BUILD_SAN)
+
+demo: build
+	@echo "== obia dump $(SAMPLE)"
+	@$(BUILD)/obia dump $(SAMPLE)
+
+# The sanitizer build runs the unit tests and the fuzzers first; the release
+# build's full suite runs last, so the output ends with CTest's summary.
+test-san: build-san
+	cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz|sanitize'
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test: test-san test-release
+
+fuzz: build-san
+	cd $(BUILD_SAN) && ctest --output-on-failure -L fuzz
+
+bench: build
+	OBIA=$(BUILD)/obia bench/parse
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,21 @@
+/* The obia command: one file per subcommand, dispatched from a table. */
+#ifndef OBIA_CLI_H
+#define OBIA_CLI_H
+
+#include <stdbool.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+    const char *summary;
+};
+
+int cmd_dump(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+/* Print the help page of a command (or the overview for NULL); false if none. */
+bool cli_print_help(const char *command, bool to_stderr);
+/* "obia CMD: usage error: ..." then a hint; returns 2. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,74 @@
+#include "cli.h"
+#include "help.h"
+#include "obia/dicom.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct command commands[] = {
+    {"dump", cmd_dump, "list the elements of DICOM files as text or DICOM JSON"},
+    {"convert", cmd_convert, "rewrite a DICOM file in another transfer syntax"},
+};
+
+bool cli_print_help(const char *command, bool to_stderr)
+{
+    for (const struct help_page *h = help_pages; h->command; h++) {
+        if (strcmp(h->command, command ? command : "") == 0) {
+            fputs(h->text, to_stderr ? stderr : stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "obia %s: ", command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'obia help %s'.\n", command);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_print_help(NULL, true);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        cli_print_help(NULL, false);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("obia %s\n", OBIA_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc > 2 && !cli_print_help(argv[2], false)) {
+            fprintf(stderr, "obia help: no command '%s'\n", argv[2]);
+            return 2;
+        }
+        if (argc <= 2)
+            cli_print_help(NULL, false);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, cmd) == 0) {
+            for (int k = 2; k < argc; k++)
+                if (strcmp(argv[k], "--help") == 0) {
+                    cli_print_help(cmd, false);
+                    return 0;
+                } else if (strcmp(argv[k], "--") == 0) {
+                    break;
+                }
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "obia: unknown command '%s'\nTry 'obia --help'.\n", cmd);
+    return 2;
+}
