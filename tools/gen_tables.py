@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Generate C tables for lib/dicom from data/dictionary.tsv and data/uids.tsv.
 
-Usage: gen_tables.py DICTIONARY.tsv UIDS.tsv OUT.c
+Usage: gen_tables.py DICTIONARY.tsv UIDS.tsv PRIVATE.tsv OUT.c
 The dictionary rows with 'x' digits (repeating groups such as 60xx,0010 or
 1000,xxx0) become (tag, mask) pairs; plain rows are sorted by tag for binary
 search, and a second index sorts all rows by keyword.
 """
+import re
 import sys
 
 VRS = ["AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
@@ -42,9 +43,9 @@ def read_tsv(path, ncols):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         sys.exit(__doc__)
-    dict_path, uid_path, out_path = sys.argv[1:]
+    dict_path, uid_path, priv_path, out_path = sys.argv[1:]
     entries = []
     for lineno, (tag, vr, vm, kw, name, retired) in read_tsv(dict_path, 6):
         if len(tag) != 9 or tag[4] != ",":
@@ -90,6 +91,41 @@ def main():
         out.append(f"    {{{cstr(uid)}, {cstr(name)}, {cstr(typ)}, {cstr(kw)}, "
                    f"{'true' if retired else 'false'}}},")
     out.append("};")
+    private = []
+    for lineno, (creator, tag, vr, vm, name) in read_tsv(priv_path, 5):
+        if len(tag) != 9 or tag[4] != ",":
+            fail(priv_path, lineno, f"bad tag {tag!r}")
+        # Only gggg,eeee, gggg,xxee and ggxx,xxee name elements: the block
+        # byte may vary, the element's low byte may not.
+        if not re.fullmatch(r"[0-9A-F]{4},[0-9A-F]{4}|[0-9A-F]{4},xx[0-9A-F]{2}|"
+                            r"[0-9A-F]{2}xx,xx[0-9A-F]{2}", tag):
+            continue
+        hexpart = tag[:4] + tag[5:]
+        value = int(hexpart.replace("x", "0"), 16)
+        mask = int("".join("0" if c == "x" else "F" for c in hexpart), 16)
+        vr = {"OB_OW": "OB or OW"}.get(vr, vr)
+        if vr not in VR_ENUM:
+            fail(priv_path, lineno, f"unknown VR {vr!r}")
+        private.append((creator.encode(), value, mask, VR_ENUM[vr], vm, name))
+    private.sort()
+    out.append(f"const size_t obia_private_count = {len(private)};")
+    out.append("const obia_private_entry obia_private_table[] = {")
+    for creator, value, mask, vr, vm, name in private:
+        out.append(f"    {{{cstr(creator.decode())}, 0x{value:08X}u, 0x{mask:08X}u, {vr}, "
+                   f"{cstr(vm)}, {cstr(name)}}},")
+    out.append("};")
+    # one row per creator: its first entry and entry count, for a short binary search
+    creators = []
+    for i, e in enumerate(private):
+        if not creators or creators[-1][0] != e[0]:
+            creators.append([e[0], i, 0])
+        creators[-1][2] += 1
+    out.append(f"const size_t obia_private_creator_count = {len(creators)};")
+    out.append("const obia_private_creator obia_private_creators[] = {")
+    for creator, first, count in creators:
+        out.append(f"    {{{cstr(creator.decode())}, {len(creator)}, {first}, {count}}},")
+    out.append("};")
+
     with open(out_path, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
 

@@ -79,6 +79,20 @@ const obia_dict_entry *obia_dict_lookup(uint32_t tag);
 const obia_dict_entry *obia_dict_lookup_keyword(const char *keyword, size_t len);
 size_t obia_dict_size(void);
 
+/* Private dictionary (generated from data/private_dictionary.tsv): the VR,
+ * VM and name of vendors' private elements, by Private Creator and tag
+ * (gggg,xxee: the element's block byte is not significant). */
+typedef struct obia_private_entry {
+    const char *creator;
+    uint32_t tag;
+    uint32_t mask;
+    obia_vr vr;
+    const char *vm;
+    const char *name;
+} obia_private_entry;
+
+const obia_private_entry *obia_private_dict_lookup(const char *creator, size_t len, uint32_t tag);
+
 /* UID registry (generated from data/uids.tsv). */
 typedef struct obia_uid_entry {
     const char *uid;

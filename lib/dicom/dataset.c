@@ -915,6 +915,16 @@ static bool differ(char *why, size_t n, const char *where, uint32_t tag, const c
     return false;
 }
 
+/* Values compare after removing their padding (an odd value gains one). */
+static bool same_bytes(const uint8_t *x, size_t lx, const uint8_t *y, size_t ly, uint8_t pad)
+{
+    if (lx + 1 == ly && y[lx] == pad)
+        ly = lx;
+    else if (ly + 1 == lx && x[ly] == pad)
+        lx = ly;
+    return lx == ly && (lx == 0 || memcmp(x, y, lx) == 0);
+}
+
 /* In implicit VR the dictionary decides the VR: a private element reads
  * back as UN, an ambiguous one as its resolved VR, a public one with a
  * non-standard VR as the dictionary's. */
@@ -965,21 +975,12 @@ static bool equal_at(const obia_dataset *a, const obia_dataset *b, char *why, si
             if (x->nchild != y->nchild)
                 return differ(why, n, where, x->tag, "fragment count differs");
             for (uint32_t k = 0; k < x->nchild; k++)
-                if (x->u.frags[k].len != y->u.frags[k].len ||
-                    memcmp(x->u.frags[k].data, y->u.frags[k].data, x->u.frags[k].len))
+                if (!same_bytes(x->u.frags[k].data, x->u.frags[k].len, y->u.frags[k].data,
+                                y->u.frags[k].len, 0))
                     return differ(why, n, where, x->tag, "fragment differs");
             continue;
         }
-        /* values compare after removing their padding (an odd value gains one) */
-        size_t lx = x->length, ly = y->length;
-        uint8_t pad = obia_vr_pad((obia_vr)x->vr);
-        if (lx != ly) {
-            if (lx + 1 == ly && y->value[lx] == pad)
-                ly = lx;
-            else if (ly + 1 == lx && x->value[ly] == pad)
-                lx = ly;
-        }
-        if (lx != ly || (lx && memcmp(x->value, y->value, lx)))
+        if (!same_bytes(x->value, x->length, y->value, y->length, obia_vr_pad((obia_vr)x->vr)))
             return differ(why, n, where, x->tag, "value differs");
     }
     if (i < a->n)

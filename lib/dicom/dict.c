@@ -58,6 +58,38 @@ size_t obia_dict_size(void)
     return obia_dict_total_count;
 }
 
+const obia_private_entry *obia_private_dict_lookup(const char *creator, size_t len, uint32_t tag)
+{
+    size_t lo = 0, hi = obia_private_creator_count;
+    const obia_private_creator *pc = NULL;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const obia_private_creator *c = &obia_private_creators[mid];
+        size_t n = c->len < len ? c->len : len;
+        int cmp = memcmp(c->name, creator, n);
+        if (cmp == 0)
+            cmp = c->len < len ? -1 : c->len > len ? 1 : 0;
+        if (cmp == 0) {
+            pc = c;
+            break;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!pc)
+        return NULL;
+    /* The most specific match wins: the exact tag, then gggg,xxee, then ggxx,xxee. */
+    const obia_private_entry *best = NULL;
+    for (size_t i = pc->first; i < (size_t)pc->first + pc->count; i++) {
+        const obia_private_entry *e = &obia_private_table[i];
+        if ((tag & e->mask) == e->tag && (!best || e->mask > best->mask))
+            best = e;
+    }
+    return best;
+}
+
 const obia_uid_entry *obia_uid_lookup(const char *uid, size_t len)
 {
     /* values may carry a trailing NUL pad */
@@ -117,6 +149,13 @@ obia_vr obia__dict_vr(const obia_dataset *ds, uint32_t tag)
     if (g & 1) {
         if (e >= 0x0010 && e <= 0x00FF)
             return OBIA_VR_LO;
+        const char *creator;
+        size_t len;
+        if (ds && obia_dataset_private_creator(ds, tag, &creator, &len)) {
+            const obia_private_entry *p = obia_private_dict_lookup(creator, len, tag);
+            if (p && p->vr != OBIA_VR_NONE)
+                return p->vr;
+        }
         return OBIA_VR_UN;
     }
     const obia_dict_entry *d = obia_dict_lookup(tag);

@@ -68,14 +68,52 @@ static void pad_to(dumper *d, size_t col)
     size_t chars = 0;
     for (size_t i = 0; i < d->line.len; i++)
         chars += (d->line.data[i] & 0xC0) != 0x80;
-    while (chars++ < col)
-        obia_buf_append_byte(&d->line, ' ');
-    obia_buf_append_byte(&d->line, ' ');
+    size_t pad = chars < col ? col - chars + 1 : 1;
+    if (obia_buf_reserve(&d->line, pad)) {
+        memset(d->line.data + d->line.len, ' ', pad);
+        d->line.len += pad;
+    }
 }
 
-static void trailer(dumper *d, const obia_element *el, const char *len_text)
+static void append_uint(obia_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    obia_buf_append(b, tmp + n, sizeof tmp - n);
+}
+
+static void append_tag(obia_buf *b, uint32_t tag)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char t[11] = {'(', hex[(tag >> 28) & 15], hex[(tag >> 24) & 15], hex[(tag >> 20) & 15],
+                  hex[(tag >> 16) & 15], ',', hex[(tag >> 12) & 15], hex[(tag >> 8) & 15],
+                  hex[(tag >> 4) & 15], hex[tag & 15], ')'};
+    obia_buf_append(b, t, sizeof t);
+}
+
+static void trailer(dumper *d, const obia_dataset *ds, const obia_element *el,
+                    const char *len_text)
 {
     pad_to(d, 60);
+    obia_buf_append(&d->line, "# ", 2);
+    obia_buf_append_str(&d->line, len_text);
+    obia_buf_append(&d->line, ", ", 2);
+    append_uint(&d->line, obia_element_vm(el));
+    obia_buf_append_byte(&d->line, ' ');
+    const char *creator;
+    size_t clen;
+    if ((OBIA_GROUP(el->tag) & 1) && obia_dataset_private_creator(ds, el->tag, &creator, &clen)) {
+        const obia_private_entry *pe = obia_private_dict_lookup(creator, clen, el->tag);
+        obia_buf_append_byte(&d->line, '[');
+        obia_buf_append(&d->line, creator, clen);
+        obia_buf_append(&d->line, "] ", 2);
+        obia_buf_append_str(&d->line, pe ? pe->name : "");
+        return;
+    }
     const obia_dict_entry *e = obia_dict_lookup(el->tag);
     const char *kw = e ? e->keyword : "";
     if (!e && (OBIA_GROUP(el->tag) & 1))
@@ -84,7 +122,7 @@ static void trailer(dumper *d, const obia_element *el, const char *len_text)
         kw = "GroupLength";
     else if (!e)
         kw = "Unknown";
-    obia_buf_appendf(&d->line, "# %s, %zu %s", len_text, obia_element_vm(el), kw);
+    obia_buf_append_str(&d->line, kw);
 }
 
 static void dump_dataset(dumper *d, const obia_dataset *ds, int depth);
@@ -116,7 +154,7 @@ static void dump_numbers(dumper *d, const obia_element *el)
             obia_buf_appendf(&d->line, "%lld", (long long)iv);
         } else {
             obia_element_get_uint(el, i, &uv, NULL);
-            obia_buf_appendf(&d->line, "%llu", (unsigned long long)uv);
+            append_uint(&d->line, uv);
         }
     }
 }
@@ -142,7 +180,10 @@ static void dump_element(dumper *d, const obia_dataset *ds, const obia_element *
     if (vr == OBIA_VR_NONE || vr >= OBIA_VR_OB_OW)
         vr = OBIA_VR_UN;
     indent(d, depth);
-    obia_buf_appendf(&d->line, "(%04X,%04X) %s ", el->tag >> 16, el->tag & 0xFFFF, obia_vr_name(vr));
+    append_tag(&d->line, el->tag);
+    obia_buf_append_byte(&d->line, ' ');
+    obia_buf_append(&d->line, obia_vr_name(vr), 2);
+    obia_buf_append_byte(&d->line, ' ');
     char len_text[24];
     if (el->flags & EL_UNDEF_LEN)
         strcpy(len_text, "u/l");
@@ -151,7 +192,7 @@ static void dump_element(dumper *d, const obia_dataset *ds, const obia_element *
 
     if (vr == OBIA_VR_SQ) {
         obia_buf_appendf(&d->line, "(Sequence with %u item%s)", el->nchild, el->nchild == 1 ? "" : "s");
-        trailer(d, el, len_text);
+        trailer(d, ds, el, len_text);
         emit(d);
         for (uint32_t i = 0; i < el->nchild; i++) {
             indent(d, depth + 1);
@@ -175,7 +216,7 @@ static void dump_element(dumper *d, const obia_dataset *ds, const obia_element *
             total += el->u.frags[i].len;
         obia_buf_appendf(&d->line, "(PixelSequence with %u item%s, %zu bytes)", el->nchild,
                          el->nchild == 1 ? "" : "s", total);
-        trailer(d, el, len_text);
+        trailer(d, ds, el, len_text);
         emit(d);
         for (uint32_t i = 0; i < el->nchild; i++) {
             indent(d, depth + 1);
@@ -211,7 +252,7 @@ static void dump_element(dumper *d, const obia_dataset *ds, const obia_element *
     } else {
         dump_bytes(d, el->value, el->length);
     }
-    trailer(d, el, len_text);
+    trailer(d, ds, el, len_text);
     emit(d);
 }
 

@@ -300,8 +300,7 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
             return fail(p, OBIA_E_FORMAT, tag, start, "item tag where an element was expected");
         if (top && depth == 0 && p->opt.header_only && is_pixel_tag(tag)) {
             p->f->stopped = true;
-            *pos_io = pos;
-            return true;
+            break;
         }
         if (++p->nelements > p->opt.max_elements)
             return fail(p, OBIA_E_LIMIT, tag, start, "more than %llu elements",
@@ -352,12 +351,16 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
         }
         el->offset = p->base + start;
 
-        /* An explicit UN whose tag the dictionary knows takes the known VR
-         * (its value is implicit VR little endian, PS3.5 6.2.2). */
+        /* An explicit UN whose tag a dictionary knows (the public one, or the
+         * private one through its creator) takes the known VR; its value is
+         * implicit VR little endian (PS3.5 6.2.2).  A public value too long
+         * for a 16-bit length stays UN, as that is why writers use UN. */
         bool un_known = false;
-        if (vr == OBIA_VR_UN && !implicit_el && !(OBIA_GROUP(tag) & 1)) {
+        if (vr == OBIA_VR_UN && !implicit_el &&
+            ((OBIA_GROUP(tag) & 1) || len == OBIA_UNDEFINED_LENGTH || len < 0xFFFF)) {
             obia_vr known = obia__dict_vr(ds, tag);
-            if (known != OBIA_VR_UN && known != OBIA_VR_NONE) {
+            if (known != OBIA_VR_UN && known != OBIA_VR_NONE &&
+                (len != OBIA_UNDEFINED_LENGTH || known == OBIA_VR_SQ)) {
                 vr = known;
                 un_known = true;
             }
@@ -429,6 +432,11 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
         if (!set_value(p, el, pos, len))
             return false;
         pos += len;
+    }
+    /* File Meta elements belong before the dataset, never in it */
+    while (top && ds->n && OBIA_GROUP(ds->elems[0].tag) == 0x0002) {
+        warn(p, ds->elems[0].tag, ds->elems[0].offset, "File Meta element inside the dataset ignored");
+        obia_dataset_remove(ds, ds->elems[0].tag);
     }
     if (in_undefined_item)
         warn(p, OBIA_NO_TAG, p->base + pos, "item has no delimiter before the end of the data");

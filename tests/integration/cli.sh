@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The obia command as a user meets it: help, version, exit statuses, error
+# lines, several files at once, and hostile inputs (also under valgrind).
+set -uo pipefail
+: "${OBIA:?OBIA must name the obia binary}"
+data=${OBIA_TEST_DATA:?}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$2"; then ok; else bad "$1"; fi; }
+
+ct=$data/deb-python3-pydicom/test_files/CT_small.dcm
+mr=$data/deb-python3-pydicom/test_files/MR_small.dcm
+[ -f "$ct" ] && [ -f "$mr" ] || { echo "tests/data is missing CT_small/MR_small"; exit 1; }
+
+# --- help and version
+"$OBIA" --version > "$tmp/v"; check "--version exit 0" '[ $? -eq 0 ]'
+check "--version text" 'grep -qx "obia [0-9.]*" "$tmp/v"'
+"$OBIA" help dump > "$tmp/h"
+check "help dump is docs/man/obia-dump.txt" 'cmp -s "$tmp/h" "$src/docs/man/obia-dump.txt"'
+"$OBIA" dump --help > "$tmp/h2"
+check "dump --help equals help dump" 'cmp -s "$tmp/h" "$tmp/h2"'
+"$OBIA" --help > "$tmp/h3"
+check "--help lists dump" 'grep -q "^    dump" "$tmp/h3"'
+"$OBIA" nosuchcommand 2> "$tmp/e"; rc=$?
+check "unknown command exits 2" '[ $rc -eq 2 ] && grep -q "unknown command" "$tmp/e"'
+"$OBIA" dump 2> "$tmp/e"; rc=$?
+check "dump without FILE exits 2" '[ $rc -eq 2 ] && grep -q "no FILE" "$tmp/e"'
+"$OBIA" dump --bogus "$ct" 2> "$tmp/e"; rc=$?
+check "unknown option exits 2" '[ $rc -eq 2 ] && grep -q "unknown option" "$tmp/e"'
+if [ -d "$src/build/man" ] || [ -n "${OBIA_MAN_DIR:-}" ]; then :; fi
+man_page=$(dirname "$OBIA")/man/obia-dump.1
+check "man page generated" '[ -s "$man_page" ] && grep -q "^.TH OBIA-DUMP 1" "$man_page"'
+
+# --- listing
+"$OBIA" dump "$ct" > "$tmp/out"; rc=$?
+check "dump CT exit 0" '[ $rc -eq 0 ]'
+check "dump shows PatientName" 'grep -q "^(0010,0010) PN \[CompressedSamples^CT1\]" "$tmp/out"'
+check "dump shows meta" 'grep -q "^(0002,0010) UI \[1.2.840.10008.1.2.1\]" "$tmp/out"'
+check "dump shows private names" 'grep -q "\[GEMS_IDEN_01\] Suite id" "$tmp/out"'
+"$OBIA" dump --no-pixels "$ct" > "$tmp/out"
+check "--no-pixels stops before Pixel Data" '! grep -q "^(7FE0,0010)" "$tmp/out" && grep -q "stopped before Pixel Data" "$tmp/out"'
+
+# --- JSON: one object, or an array for several files; valid JSON
+"$OBIA" dump --json "$ct" > "$tmp/one.json"
+check "json object" '/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d, dict) and d[\"00100010\"][\"Value\"][0][\"Alphabetic\"]==\"CompressedSamples^CT1\"" "$tmp/one.json"'
+"$OBIA" dump --json "$ct" "$mr" > "$tmp/two.json"
+check "json array of two" '/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d, list) and len(d)==2" "$tmp/two.json"'
+
+# --- a bad file among good ones: one line naming the file, the others listed, exit 1
+# a sequence of 8 bytes holding an item that claims 255, then another element
+printf 'DICM\x08\x00\x10\x00SQ\x00\x00\x08\x00\x00\x00\xfe\xff\x00\xe0\xff\x00\x00\x00\x10\x00\x10\x00PN\x04\x00AB^C' > "$tmp/bad.dcm"
+"$OBIA" dump "$ct" "$tmp/bad.dcm" "$mr" > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "bad file exits 1" '[ $rc -eq 1 ]'
+check "error line names file, element and offset" 'grep -q "obia dump: $tmp/bad.dcm: element (0008,0010) at offset [0-9]*: " "$tmp/err"'
+check "error is one line" '[ $(wc -l < "$tmp/err") -eq 1 ]'
+check "other files still listed" '[ $(grep -c "^# Transfer Syntax" "$tmp/out") -eq 2 ]'
+"$OBIA" dump /nonexistent.dcm 2> "$tmp/err"; rc=$?
+check "missing file" '[ $rc -eq 1 ] && grep -q "/nonexistent.dcm: cannot open" "$tmp/err"'
+"$OBIA" dump "$tmp" 2> "$tmp/err"; rc=$?
+check "directory" '[ $rc -eq 1 ] && grep -q "is a directory" "$tmp/err"'
+: > "$tmp/empty.dcm"
+"$OBIA" dump "$tmp/empty.dcm" > /dev/null 2>&1; rc=$?
+check "empty file does not crash" '[ $rc -le 1 ]'
+
+# --- convert and edit
+"$OBIA" convert --implicit --set PatientName=Edited^Name --set 'ReferencedImageSequence[0].ReferencedSOPInstanceUID=1.2.3' \
+  --remove '(0009,"GEMS_IDEN_01",04)' "$ct" "$tmp/conv.dcm"; rc=$?
+check "convert exit 0" '[ $rc -eq 0 ]'
+"$OBIA" dump "$tmp/conv.dcm" > "$tmp/out"
+check "converted is implicit" 'grep -q "^(0002,0010) UI \[1.2.840.10008.1.2\]" "$tmp/out"'
+check "edit applied" 'grep -q "^(0010,0010) PN \[Edited^Name\]" "$tmp/out"'
+check "item created" 'grep -q "(0008,1155) UI \[1.2.3\]" "$tmp/out"'
+check "private element removed" '! grep -q "^(0009,1004)" "$tmp/out"'
+"$OBIA" convert --set NoSuchKeyword=1 "$ct" "$tmp/x.dcm" 2> "$tmp/err"; rc=$?
+check "bad edit exits 1, writes nothing" '[ $rc -eq 1 ] && [ ! -e "$tmp/x.dcm" ] && grep -q "unknown keyword" "$tmp/err"'
+
+# --- hostile inputs: every malformed/truncated file, and random bytes, never crash;
+# under valgrind when available (skipped in the sanitizer build, which checks the same)
+malformed=()
+for f in MR_truncated.dcm rtplan_truncated.dcm no_meta.dcm badVR.dcm SC_rgb_jpeg.dcm meta_missing_tsyntax.dcm; do
+  p=$(find "$data" -name "$f" | head -1); [ -n "$p" ] && malformed+=("$p")
+done
+head -c 4096 /dev/urandom > "$tmp/random.dcm"
+for n in 1 7 131 200 1000; do head -c $n "$ct" > "$tmp/cut$n.dcm"; malformed+=("$tmp/cut$n.dcm"); done
+malformed+=("$tmp/random.dcm" "$tmp/bad.dcm")
+for f in "${malformed[@]}"; do
+  "$OBIA" dump --json "$f" > /dev/null 2> "$tmp/err"; rc=$?
+  check "no crash on $(basename "$f") (rc=$rc)" '[ $rc -le 1 ]'
+  if [ $rc -eq 1 ]; then check "error names the file for $(basename "$f")" 'grep -q "$f" "$tmp/err"'; fi
+done
+if command -v valgrind > /dev/null && [ "${OBIA_SANITIZE:-OFF}" != "ON" ]; then
+  valgrind -q --error-exitcode=99 --leak-check=full "$OBIA" dump --json "${malformed[@]}" > /dev/null 2> "$tmp/vg"; rc=$?
+  check "valgrind clean on ${#malformed[@]} malformed files (rc=$rc)" '[ $rc -ne 99 ]'
+  [ $rc -ne 99 ] || cat "$tmp/vg"
+  valgrind -q --error-exitcode=99 --leak-check=full "$OBIA" convert --deflated "$ct" "$tmp/vg.dcm" 2> "$tmp/vg"; rc=$?
+  check "valgrind clean on convert (rc=$rc)" '[ $rc -eq 0 ]'
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
