@@ -159,7 +159,8 @@ obia_vr obia__dict_vr(const obia_dataset *ds, uint32_t tag)
         return OBIA_VR_UN;
     }
     const obia_dict_entry *d = obia_dict_lookup(tag);
-    return d ? d->vr : OBIA_VR_UN;
+    /* tags the dictionary lists without a VR (retired, "See Note") are UN */
+    return d && d->vr != OBIA_VR_NONE ? d->vr : OBIA_VR_UN;
 }
 
 static const obia_element *find_up(const obia_dataset *ds, uint32_t tag,

@@ -353,11 +353,11 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
 
         /* An explicit UN whose tag a dictionary knows (the public one, or the
          * private one through its creator) takes the known VR; its value is
-         * implicit VR little endian (PS3.5 6.2.2).  A public value too long
-         * for a 16-bit length stays UN, as that is why writers use UN. */
+         * implicit VR little endian (PS3.5 6.2.2).  This includes values
+         * too long for the known VR's 16-bit length, which writers must send
+         * as UN (obia's writer does the same, so such values round-trip). */
         bool un_known = false;
-        if (vr == OBIA_VR_UN && !implicit_el &&
-            ((OBIA_GROUP(tag) & 1) || len == OBIA_UNDEFINED_LENGTH || len < 0xFFFF)) {
+        if (vr == OBIA_VR_UN && !implicit_el) {
             obia_vr known = obia__dict_vr(ds, tag);
             if (known != OBIA_VR_UN && known != OBIA_VR_NONE &&
                 (len != OBIA_UNDEFINED_LENGTH || known == OBIA_VR_SQ)) {
@@ -372,6 +372,15 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
 
         if (len == OBIA_UNDEFINED_LENGTH) {
             el->flags |= EL_UNDEF_LEN;
+            /* In implicit VR only a sequence (or encapsulated pixel data) can
+             * have an undefined length, whatever the dictionary says. */
+            if (implicit_el && vr != OBIA_VR_SQ && vr != OBIA_VR_UN && vr != OBIA_VR_OB &&
+                vr != OBIA_VR_OW) {
+                warn(p, tag, p->base + start, "undefined length on a %s element: read as a sequence",
+                     obia_vr_name(vr));
+                vr = OBIA_VR_SQ;
+                el->vr = (uint8_t)vr;
+            }
             if (vr == OBIA_VR_SQ || vr == OBIA_VR_UN) {
                 /* UN of undefined length is a sequence in implicit VR LE */
                 bool save_explicit = p->explicit_vr, save_be = p->big_endian;
@@ -434,9 +443,14 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
         pos += len;
     }
     /* File Meta elements belong before the dataset, never in it */
-    while (top && ds->n && OBIA_GROUP(ds->elems[0].tag) == 0x0002) {
-        warn(p, ds->elems[0].tag, ds->elems[0].offset, "File Meta element inside the dataset ignored");
-        obia_dataset_remove(ds, ds->elems[0].tag);
+    for (uint32_t i = 0; top && i < ds->n && OBIA_GROUP(ds->elems[i].tag) <= 0x0002;) {
+        if (OBIA_GROUP(ds->elems[i].tag) == 0x0002) {
+            warn(p, ds->elems[i].tag, ds->elems[i].offset,
+                 "File Meta element inside the dataset ignored");
+            obia_dataset_remove(ds, ds->elems[i].tag);
+        } else {
+            i++;
+        }
     }
     if (in_undefined_item)
         warn(p, OBIA_NO_TAG, p->base + pos, "item has no delimiter before the end of the data");

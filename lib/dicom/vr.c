@@ -106,5 +106,6 @@ bool obia_vr_long_length(obia_vr vr)
 
 uint8_t obia_vr_pad(obia_vr vr)
 {
-    return (vr == OBIA_VR_UI || obia_vr_is_binary(vr)) ? 0 : ' ';
+    /* text pads with a space, UIDs and binary and numeric values with NUL */
+    return (vr == OBIA_VR_UI || obia_vr_is_binary(vr) || obia_vr_numeric_size(vr)) ? 0 : ' ';
 }
