@@ -179,10 +179,10 @@ static const term *find_term(const uint8_t *s, size_t n, bool *exact)
     return NULL;
 }
 
-/* Next backslash-separated value of scs from *pos, trimmed of spaces and
- * NULs at both ends.  False when there is none left. */
 static const uint8_t empty[1];
 
+/* Next backslash-separated value of scs from *pos, trimmed of spaces and
+ * NULs at both ends.  False when there is none left. */
 static bool next_term(const uint8_t *scs, size_t len, size_t *pos, const uint8_t **t, size_t *n)
 {
     if (!scs) {

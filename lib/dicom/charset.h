@@ -24,13 +24,22 @@
  * Bytes invalid in the character set become U+FFFD and *replaced (if
  * given) is set true; an unknown defined term is treated as ISO_IR 100 and
  * also sets *replaced.  Returns false only if out fails (limit/memory),
- * setting err. */
+ * setting err.
+ * *replaced is only ever set, never cleared.  It is also set for 8-bit bytes
+ * while no G1 set is in force (no or default (0008,0005): decoded as
+ * Latin-1, like pydicom) and for escape sequences in a value whose (0008,0005)
+ * declares no code extensions (decoded anyway).  The output is always valid
+ * UTF-8.  Decode a multi-valued element whole, or split it after decoding:
+ * in GBK/GB18030 and inside ISO 2022 two-byte G0 text (JIS X 0208/0212) a
+ * 0x5C byte may be part of a character rather than the '\' delimiter. */
 bool obia_charset_decode(const uint8_t *scs, size_t scs_len, bool is_pn, const uint8_t *in,
                          size_t in_len, obia_buf *out, bool *replaced, obia_error *err);
 
 /* True when the character set value needs no conversion for pure-ASCII
  * input, i.e. its G0 is ASCII (all DICOM sets except none). Fast path: a
- * value whose bytes are all < 0x80 and contain no ESC can be copied as is. */
+ * value whose bytes are all < 0x80 and contain no ESC can be copied as is.
+ * False when a term is unknown, so that the caller decodes and gets the
+ * *replaced report. */
 bool obia_charset_ascii_compatible(const uint8_t *scs, size_t scs_len);
 
 /* Validate a (0008,0005) value: every term known.  Names the bad term. */

@@ -299,6 +299,25 @@ bool obia_element_get_string(const obia_dataset *ds, const obia_element *el, siz
                                  obia_vr_name(vr));
     const uint8_t *s;
     size_t n;
+    if (obia_vr_is_charset_text(vr) && !single_valued_text(vr)) {
+        /* decode whole, then split: a multi-byte character may hold 0x5C */
+        obia_buf whole;
+        obia_buf_init(&whole, out->max);
+        bool ok = decode_text(ds, vr, el->value, el->length, &whole, err);
+        obia_element text = *el;
+        text.value = whole.data ? whole.data : (const uint8_t *)"";
+        text.length = (uint32_t)whole.len;
+        if (ok && !string_value(&text, index, &s, &n))
+            ok = obia_error_set_at(err, OBIA_E_NOTFOUND, el->tag, el->offset,
+                                   "no value %zu (VM is %zu)", index + 1, obia_element_vm(el));
+        if (ok) {
+            trim(vr, &s, &n);
+            ok = obia_buf_append(out, s, n) ||
+                 obia_error_set(err, OBIA_E_LIMIT, "value too long for the output buffer");
+        }
+        obia_buf_free(&whole);
+        return ok;
+    }
     if (!string_value(el, index, &s, &n))
         return obia_error_set_at(err, OBIA_E_NOTFOUND, el->tag, el->offset,
                                  "no value %zu (VM is %zu)", index + 1, obia_element_vm(el));

@@ -374,17 +374,24 @@ static void write_values(jw *w, const obia_dataset *ds, const obia_element *el, 
         jputc(w, ']');
         return;
     }
-    /* text values */
+    /* text values: text in a Specific Character Set is decoded whole before
+     * it is split, since a multi-byte character may contain the byte 0x5C */
     jputs(w, ",\"Value\":[");
+    obia_element text = *el;
+    if (obia_vr_is_charset_text(vr)) {
+        size_t cslen;
+        const uint8_t *cs = obia__dataset_charset(ds, &cslen);
+        obia_buf_reset(&w->scratch);
+        obia_charset_decode(cs, cslen, vr == OBIA_VR_PN, el->value, el->length, &w->scratch, NULL,
+                            NULL);
+        text.value = w->scratch.data ? w->scratch.data : (const uint8_t *)"";
+        text.length = (uint32_t)w->scratch.len;
+    }
     size_t pos = 0;
     const uint8_t *s;
     size_t n;
     bool first = true;
-    size_t cslen;
-    const uint8_t *cs = obia_vr_is_charset_text(vr) ? obia__dataset_charset(ds, &cslen) : NULL;
-    if (!cs)
-        cslen = 0;
-    while (next_value(el, &pos, &s, &n)) {
+    while (next_value(&text, &pos, &s, &n)) {
         if (!first)
             jputc(w, ',');
         first = false;
@@ -396,18 +403,11 @@ static void write_values(jw *w, const obia_dataset *ds, const obia_element *el, 
         if (vr == OBIA_VR_IS || vr == OBIA_VR_DS) {
             if (!write_number_text(w, vr, s, n))
                 jstring(w, s, n);   /* not a number: keep the text */
-            continue;
-        }
-        if (obia_vr_is_charset_text(vr)) {
-            obia_buf_reset(&w->scratch);
-            obia_charset_decode(cs, cslen, vr == OBIA_VR_PN, s, n, &w->scratch, NULL, NULL);
-            s = w->scratch.data ? w->scratch.data : (const uint8_t *)"";
-            n = w->scratch.len;
-        }
-        if (vr == OBIA_VR_PN)
+        } else if (vr == OBIA_VR_PN) {
             write_pn(w, s, n);
-        else
+        } else {
             jstring(w, s, n);
+        }
     }
     jputc(w, ']');
     (void)depth;

@@ -62,7 +62,7 @@ bool obia_buf_append(obia_buf *b, const void *p, size_t n)
 
 bool obia_buf_append_byte(obia_buf *b, uint8_t c)
 {
-    if (b->len + 1 < b->cap && !b->failed) {
+    if (b->len + 1 < b->cap && b->len < b->max && !b->failed) {
         b->data[b->len++] = c;
         return true;
     }
