@@ -135,15 +135,14 @@ static bool put_element(writer *w, const obia_element *el, bool top)
     uint32_t len = el->length;
     bool odd = len & 1;
     uint32_t padded = len + odd;
+    uint8_t pad = obia_vr_pad(vr);   /* the value's own padding, even if sent as UN */
     /* A value too long for a 16-bit length field is written as UN (PS3.5 6.2.2) */
     if (w->explicit_vr && !obia_vr_long_length(vr) && padded > 0xFFFF)
         vr = OBIA_VR_UN;
     if (!put_header(w, el->tag, vr, padded, w->explicit_vr) || (len && !put(w, el->value, len)))
         return false;
-    if (odd) {
-        uint8_t pad = obia_vr_pad(vr);
+    if (odd)
         return put(w, &pad, 1);
-    }
     (void)top;
     return true;
 }
