@@ -4,6 +4,16 @@
 
 #include <string.h>
 
+/* Order a table string against len bytes of input (which may hold NULs). */
+static int bytes_cmp(const char *table, const char *input, size_t len)
+{
+    size_t tlen = strlen(table);
+    int c = memcmp(table, input, tlen < len ? tlen : len);
+    if (c != 0)
+        return c;
+    return tlen < len ? -1 : tlen > len ? 1 : 0;
+}
+
 const obia_dict_entry *obia_dict_lookup(uint32_t tag)
 {
     size_t lo = 0, hi = obia_dict_plain_count;
@@ -40,9 +50,7 @@ const obia_dict_entry *obia_dict_lookup_keyword(const char *keyword, size_t len)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const obia_dict_entry *e = &obia_dict_table[obia_dict_by_keyword[mid]];
-        int c = strncmp(e->keyword, keyword, len);
-        if (c == 0 && e->keyword[len] != '\0')
-            c = 1;
+        int c = bytes_cmp(e->keyword, keyword, len);
         if (c == 0)
             return e;
         if (c < 0)
@@ -98,10 +106,7 @@ const obia_uid_entry *obia_uid_lookup(const char *uid, size_t len)
     size_t lo = 0, hi = obia_uid_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const char *u = obia_uid_table[mid].uid;
-        int c = strncmp(u, uid, len);
-        if (c == 0 && u[len] != '\0')
-            c = 1;
+        int c = bytes_cmp(obia_uid_table[mid].uid, uid, len);
         if (c == 0)
             return &obia_uid_table[mid];
         if (c < 0)

@@ -483,7 +483,20 @@ static void guess_syntax(const uint8_t *b, size_t len, bool *explicit_vr, bool *
     uint16_t gle = obia_rd16le(b), gbe = obia_rd16be(b);
     /* datasets start with a low group (0008 usually): the smaller reading wins */
     *big_endian = gbe < gle;
-    *explicit_vr = obia_vr_from_chars(b[4], b[5]) != OBIA_VR_NONE;
+    obia_vr vr = obia_vr_from_chars(b[4], b[5]);
+    *explicit_vr = vr != OBIA_VR_NONE;
+    if (*explicit_vr && vr != OBIA_VR_UN) {
+        /* an implicit length can spell a VR by chance: it must also fit the tag */
+        uint32_t tag = *big_endian ? OBIA_TAG(gbe, obia_rd16be(b + 2)) : OBIA_TAG(gle, obia_rd16le(b + 2));
+        const obia_dict_entry *e = (OBIA_GROUP(tag) & 1) ? NULL : obia_dict_lookup(tag);
+        obia_vr d = e ? e->vr : OBIA_VR_NONE;
+        bool fits = d == OBIA_VR_NONE || d == vr ||
+                    (d == OBIA_VR_OB_OW && (vr == OBIA_VR_OB || vr == OBIA_VR_OW)) ||
+                    ((d == OBIA_VR_US_SS || d == OBIA_VR_US_SS_OW || d == OBIA_VR_US_OW) &&
+                     (vr == OBIA_VR_US || vr == OBIA_VR_SS || vr == OBIA_VR_OW));
+        if (!fits)
+            *explicit_vr = false;
+    }
 }
 
 static bool inflate_all(parser *p, const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
@@ -641,11 +654,13 @@ static bool parse_file(parser *p, const uint8_t *data, size_t len)
         if (!ts.known)
             warn(p, tse->tag, tse->offset, "unknown transfer syntax %s; read as explicit VR little endian",
                  f->ts);
-        /* Trust the data over a meta header that contradicts it. */
-        if (len - pos >= 8 && !deflated) {
+        /* Trust the data over a meta header that says explicit VR where the
+         * first element has no VR.  (The reverse is not checked: an implicit
+         * length can look like a VR by chance.) */
+        if (len - pos >= 8 && !deflated && explicit_vr) {
             bool gexp, gbe;
             guess_syntax(data + pos, len - pos, &gexp, &gbe);
-            if (gexp != explicit_vr && !big_endian) {
+            if (!gexp && !big_endian) {
                 warn(p, OBIA_NO_TAG, pos, "transfer syntax %s says %s VR but the data is %s VR",
                      f->ts, explicit_vr ? "explicit" : "implicit", gexp ? "explicit" : "implicit");
                 explicit_vr = gexp;
