@@ -950,8 +950,12 @@ static bool same_bytes(const uint8_t *x, size_t lx, const uint8_t *y, size_t ly,
 static bool vr_implicit_equivalent(const obia_dataset *ds, const obia_element *x,
                                    const obia_element *y)
 {
-    if (x->vr == OBIA_VR_SQ || y->vr == OBIA_VR_SQ)
-        return false;
+    if (x->vr == OBIA_VR_SQ || y->vr == OBIA_VR_SQ) {
+        /* an empty value of any VR reads back as an empty sequence */
+        const obia_element *sq = x->vr == OBIA_VR_SQ ? x : y, *other = sq == x ? y : x;
+        return other->vr != OBIA_VR_SQ && sq->nchild == 0 && other->length == 0 &&
+               !(other->flags & EL_ENCAP);
+    }
     if (x->vr == OBIA_VR_UN || y->vr == OBIA_VR_UN)
         return true;
     obia_vr d = obia__dict_vr(ds, x->tag);

@@ -328,9 +328,21 @@ static void write_pn(jw *w, const uint8_t *s, size_t n)
 static void write_values(jw *w, const obia_dataset *ds, const obia_element *el, int depth)
 {
     obia_vr vr = (obia_vr)el->vr;
-    if (el->length == 0 && vr != OBIA_VR_SQ)
+    if (el->flags & EL_ENCAP) {
+        write_binary(w, el);
         return;
-    if (obia_vr_is_binary(vr) || (el->flags & EL_ENCAP)) {
+    }
+    if (el->length == 0)
+        return;
+    if (obia_vr_is_string(vr)) {
+        /* a value of padding alone is empty: no "Value" (PS3.18 F.2.5) */
+        size_t k = 0;
+        while (k < el->length && (el->value[k] == ' ' || el->value[k] == '\0'))
+            k++;
+        if (k == el->length)
+            return;
+    }
+    if (obia_vr_is_binary(vr)) {
         write_binary(w, el);
         return;
     }

@@ -421,8 +421,9 @@ static bool parse_dataset(parser *p, obia_dataset *ds, size_t *pos_io, size_t en
                             "length %u exceeds the %zu bytes left in its item", len, end - pos);
             }
         }
-        if (vr == OBIA_VR_SQ && (implicit_el || un_known) && len >= 8 &&
-            OBIA_TAG(obia_rd16le(p->buf + pos), obia_rd16le(p->buf + pos + 2)) != OBIA_TAG_ITEM) {
+        if (vr == OBIA_VR_SQ && (implicit_el || un_known) && len > 0 &&
+            (len < 8 ||
+             OBIA_TAG(obia_rd16le(p->buf + pos), obia_rd16le(p->buf + pos + 2)) != OBIA_TAG_ITEM)) {
             /* the dictionary says sequence but the value holds no items */
             warn(p, tag, p->base + start, "sequence value holds no items: kept as UN");
             vr = OBIA_VR_UN;
