@@ -12,6 +12,7 @@ struct command {
 
 int cmd_dump(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 /* Print the help page of a command (or the overview for NULL); false if none. */
 bool cli_print_help(const char *command, bool to_stderr);

@@ -8,6 +8,7 @@
 
 static const struct command commands[] = {
     {"dump", cmd_dump, "list the elements of DICOM files as text or DICOM JSON"},
+    {"scan", cmd_scan, "one line of identifying attributes per DICOM file, from its header"},
     {"convert", cmd_convert, "rewrite a DICOM file in another transfer syntax"},
 };
 

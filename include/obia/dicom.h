@@ -110,6 +110,9 @@ const obia_uid_entry *obia_uid_lookup(const char *uid, size_t len);
 #define OBIA_TS_DEFLATED_LE "1.2.840.10008.1.2.1.99"
 #define OBIA_TS_EXPLICIT_BE "1.2.840.10008.1.2.2"
 
+/* Media Storage Directory Storage: the SOP Class of a DICOMDIR (PS3.10). */
+#define OBIA_SOP_MEDIA_STORAGE_DIRECTORY "1.2.840.10008.1.3.10"
+
 typedef struct obia_ts_info {
     bool explicit_vr;
     bool big_endian;

@@ -468,13 +468,18 @@ static bool write_dataset(jw *w, const obia_dataset *ds, const obia_dataset *ext
 {
     jputc(w, '{');
     bool first = true;
+    /* PS3.18 F.2.2: Group Length (gggg,0000) elements are not included */
     for (const obia_dataset *d = extra; d; d = NULL)
         for (uint32_t i = 0; i < d->n; i++) {
+            if (OBIA_ELEM(d->elems[i].tag) == 0)
+                continue;
             newline(w, depth + 1);
             write_element(w, d, &d->elems[i], depth + 1, first);
             first = false;
         }
     for (uint32_t i = 0; i < ds->n && !w->failed; i++) {
+        if (OBIA_ELEM(ds->elems[i].tag) == 0)
+            continue;
         newline(w, depth + 1);
         write_element(w, ds, &ds->elems[i], depth + 1, first);
         first = false;

@@ -495,9 +495,54 @@ static void guess_syntax(const uint8_t *b, size_t len, bool *explicit_vr, bool *
                     (d == OBIA_VR_OB_OW && (vr == OBIA_VR_OB || vr == OBIA_VR_OW)) ||
                     ((d == OBIA_VR_US_SS || d == OBIA_VR_US_SS_OW || d == OBIA_VR_US_OW) &&
                      (vr == OBIA_VR_US || vr == OBIA_VR_SS || vr == OBIA_VR_OW));
-        if (!fits)
+        /* ...unless read as implicit its length would run past the data */
+        uint32_t ilen = *big_endian ? obia_rd32be(b + 4) : obia_rd32le(b + 4);
+        if (!fits && (ilen == OBIA_UNDEFINED_LENGTH || ilen <= len - 8))
             *explicit_vr = false;
     }
+}
+
+/* Without a "DICM" marker after a preamble or a File Meta group, anything
+ * could be a bare dataset: accept it only if it starts with an element of
+ * the dictionary whose value fits in the data. */
+static bool plausible_bare_dataset(parser *p, const uint8_t *b, size_t len, size_t pos,
+                                   bool explicit_vr, bool big_endian)
+{
+    if (len < 8)
+        return fail(p, OBIA_E_FORMAT, OBIA_NO_TAG, pos,
+                    "not DICOM: %zu bytes, without a \"DICM\" marker", len);
+    uint16_t g = big_endian ? obia_rd16be(b) : obia_rd16le(b);
+    uint16_t e = big_endian ? obia_rd16be(b + 2) : obia_rd16le(b + 2);
+    uint32_t tag = OBIA_TAG(g, e);
+    bool known = !(g & 1) && g != 0xFFFE && (e == 0 || obia_dict_lookup(tag) != NULL);
+    uint64_t vlen, hdr = 8;
+    obia_vr vr = OBIA_VR_NONE;
+    if (explicit_vr) {
+        vr = obia_vr_from_chars(b[4], b[5]);
+        if (obia_vr_long_length(vr)) {
+            hdr = 12;
+            vlen = len >= 12 ? (big_endian ? obia_rd32be(b + 8) : obia_rd32le(b + 8)) : len;
+        } else {
+            vlen = big_endian ? obia_rd16be(b + 6) : obia_rd16le(b + 6);
+        }
+    } else {
+        vlen = big_endian ? obia_rd32be(b + 4) : obia_rd32le(b + 4);
+    }
+    bool fits = vlen == OBIA_UNDEFINED_LENGTH ? (vr == OBIA_VR_SQ || vr == OBIA_VR_UN ||
+                                                 vr == OBIA_VR_OB || vr == OBIA_VR_OW ||
+                                                 (!explicit_vr && known))
+                                              : hdr <= len && vlen <= len - hdr;
+    if (known && fits)
+        return true;
+    if (!known)
+        return fail(p, OBIA_E_FORMAT, OBIA_NO_TAG, pos,
+                    "not DICOM: no \"DICM\" marker, and the data does not start with a DICOM "
+                    "element ((%04X,%04X) is not in the dictionary)",
+                    g, e);
+    return fail(p, OBIA_E_FORMAT, tag, pos,
+                "not DICOM: no \"DICM\" marker, and the value of the first element (%llu bytes) "
+                "does not fit in the %zu bytes of data",
+                (unsigned long long)vlen, len);
 }
 
 static bool inflate_all(parser *p, const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
@@ -656,21 +701,23 @@ static bool parse_file(parser *p, const uint8_t *data, size_t len)
             warn(p, tse->tag, tse->offset, "unknown transfer syntax %s; read as explicit VR little endian",
                  f->ts);
         /* Trust the data over a meta header that says explicit VR where the
-         * first element has no VR.  (The reverse is not checked: an implicit
-         * length can look like a VR by chance.) */
-        if (len - pos >= 8 && !deflated && explicit_vr) {
-            bool gexp, gbe;
-            guess_syntax(data + pos, len - pos, &gexp, &gbe);
-            if (!gexp && !big_endian) {
-                warn(p, OBIA_NO_TAG, pos, "transfer syntax %s says %s VR but the data is %s VR",
-                     f->ts, explicit_vr ? "explicit" : "implicit", gexp ? "explicit" : "implicit");
-                explicit_vr = gexp;
-            }
+         * first element has no VR code at all.  A valid code that disagrees
+         * with the dictionary is still read as explicit: the header says so.
+         * (The reverse is not checked: an implicit length can look like a VR
+         * by chance.) */
+        if (len - pos >= 8 && !deflated && explicit_vr && !big_endian &&
+            obia_vr_from_chars(data[pos + 4], data[pos + 5]) == OBIA_VR_NONE) {
+            warn(p, OBIA_NO_TAG, pos, "transfer syntax %s says explicit VR but the data is implicit VR",
+                 f->ts);
+            explicit_vr = false;
         }
     } else {
         if (f->has_meta)
             warn(p, OBIA_TAG(2, 0x10), pos, "File Meta has no Transfer Syntax UID; guessed from the data");
         guess_syntax(data + pos, len - pos, &explicit_vr, &big_endian);
+        if (!f->has_meta && !f->has_preamble &&
+            !plausible_bare_dataset(p, data + pos, len - pos, pos, explicit_vr, big_endian))
+            return false;
         snprintf(f->ts, sizeof f->ts, "%s",
                  !explicit_vr ? OBIA_TS_IMPLICIT_LE : big_endian ? OBIA_TS_EXPLICIT_BE
                                                                  : OBIA_TS_EXPLICIT_LE);

@@ -15,21 +15,78 @@ bool obia_sink_buf(void *buf, const void *data, size_t len)
     return obia_buf_append(buf, data, len);
 }
 
+static bool null_sink(void *ctx, const void *data, size_t len)
+{
+    (void)ctx;
+    (void)data;
+    (void)len;
+    return true;
+}
+
 bool obia_sink_stdio(void *fp, const void *data, size_t len)
 {
     return fwrite(data, 1, len, fp) == len;
 }
+
+/* A DICOMDIR's records point at each other by the byte offset of their item
+ * in the file (PS3.3 F.3.2.1).  Rewriting the file moves the items, so the
+ * writer maps each old item offset to the new one. */
+typedef struct offset_pair {
+    uint64_t old_off;
+    uint64_t new_off;
+} offset_pair;
+
+typedef struct offset_map {
+    offset_pair *pairs;
+    size_t n;
+    size_t cap;
+} offset_map;
 
 typedef struct writer {
     obia_sink_fn sink;
     void *ctx;
     uint8_t buf[65536];
     size_t n;
+    uint64_t pos;          /* bytes put so far, before any deflate */
     bool explicit_vr;
     z_stream *z;
     obia_error *err;
     bool failed;
+    offset_map *record;    /* pass 1: collect directory record positions */
+    const offset_map *remap; /* pass 2: rewrite offset values */
 } writer;
+
+#define TAG_DIRECTORY_RECORD_SEQ OBIA_TAG(0x0004, 0x1220)
+
+static bool is_dicomdir_offset_tag(uint32_t tag)
+{
+    return tag == OBIA_TAG(0x0004, 0x1200) || tag == OBIA_TAG(0x0004, 0x1202) ||
+           tag == OBIA_TAG(0x0004, 0x1400) || tag == OBIA_TAG(0x0004, 0x1420) ||
+           tag == OBIA_TAG(0x0004, 0x1504);
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const offset_pair *)a)->old_off, y = ((const offset_pair *)b)->old_off;
+    return x < y ? -1 : x > y;
+}
+
+static bool map_lookup(const offset_map *m, uint64_t old_off, uint64_t *new_off)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->pairs[mid].old_off < old_off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->n && m->pairs[lo].old_off == old_off) {
+        *new_off = m->pairs[lo].new_off;
+        return true;
+    }
+    return false;
+}
 
 static bool raw_out(writer *w, const void *p, size_t len)
 {
@@ -70,6 +127,7 @@ static bool put(writer *w, const void *p, size_t len)
 {
     if (w->failed)
         return false;
+    w->pos += len;
     if (len > sizeof w->buf / 2) {
         return flush(w) && raw_out(w, p, len);
     }
@@ -111,7 +169,25 @@ static bool put_element(writer *w, const obia_element *el, bool top)
     if (vr == OBIA_VR_SQ) {
         if (!put_header(w, el->tag, vr, OBIA_UNDEFINED_LENGTH, w->explicit_vr))
             return false;
+        bool records = top && el->tag == TAG_DIRECTORY_RECORD_SEQ && w->record;
         for (uint32_t i = 0; i < el->nchild; i++) {
+            const obia_dataset *item = el->u.items[i];
+            if (records && item->offset) {
+                offset_map *m = w->record;
+                if (m->n == m->cap) {
+                    size_t cap = m->cap ? m->cap * 2 : 64;
+                    offset_pair *np = realloc(m->pairs, cap * sizeof *np);
+                    if (!np) {
+                        w->failed = true;
+                        return obia_error_set(w->err, OBIA_E_NOMEM, "out of memory");
+                    }
+                    m->pairs = np;
+                    m->cap = cap;
+                }
+                m->pairs[m->n].old_off = item->offset;
+                m->pairs[m->n].new_off = w->pos;
+                m->n++;
+            }
             if (!put_header(w, OBIA_TAG_ITEM, OBIA_VR_NONE, OBIA_UNDEFINED_LENGTH, false) ||
                 !put_dataset(w, el->u.items[i], false) ||
                 !put_header(w, OBIA_TAG_ITEM_DELIM, OBIA_VR_NONE, 0, false))
@@ -139,6 +215,15 @@ static bool put_element(writer *w, const obia_element *el, bool top)
     /* A value too long for a 16-bit length field is written as UN (PS3.5 6.2.2) */
     if (w->explicit_vr && !obia_vr_long_length(vr) && padded > 0xFFFF)
         vr = OBIA_VR_UN;
+    if (w->remap && len == 4 && is_dicomdir_offset_tag(el->tag)) {
+        uint64_t to;
+        uint32_t from = obia_rd32le(el->value);
+        if (from && map_lookup(w->remap, from, &to) && to <= 0xFFFFFFFFu) {
+            uint8_t v[4];
+            obia_wr32le(v, (uint32_t)to);
+            return put_header(w, el->tag, vr, 4, w->explicit_vr) && put(w, v, 4);
+        }
+    }
     if (!put_header(w, el->tag, vr, padded, w->explicit_vr) || (len && !put(w, el->value, len)))
         return false;
     if (odd)
@@ -181,6 +266,9 @@ bool obia_write_part10(const obia_dataset *ds, const obia_dataset *meta, const c
 {
     const obia_element *px = obia_dataset_get(ds, OBIA_TAG_PIXEL_DATA);
     bool encapsulated = px && (px->flags & EL_ENCAP);
+    const obia_element *msc = meta ? obia_dataset_get(meta, OBIA_TAG(2, 2)) : NULL;
+    bool dicomdir = obia_dataset_get(ds, TAG_DIRECTORY_RECORD_SEQ) ||
+                    (msc && msc->length >= 20 && memcmp(msc->value, OBIA_SOP_MEDIA_STORAGE_DIRECTORY, 20) == 0);
     const char *ts;
     if (encapsulated) {
         if (!source_ts || !*source_ts)
@@ -197,6 +285,9 @@ bool obia_write_part10(const obia_dataset *ds, const obia_dataset *meta, const c
                                   "transfer syntax",
                                   source_ts);
         ts = source_ts;
+    } else if (dicomdir && syntax != OBIA_WRITE_EXPLICIT_LE) {
+        return obia_error_set(err, OBIA_E_UNSUPPORTED,
+                              "a DICOMDIR is always Explicit VR Little Endian (PS3.10)");
     } else {
         ts = syntax == OBIA_WRITE_IMPLICIT_LE ? OBIA_TS_IMPLICIT_LE
              : syntax == OBIA_WRITE_DEFLATED  ? OBIA_TS_DEFLATED_LE
@@ -259,6 +350,25 @@ bool obia_write_part10(const obia_dataset *ds, const obia_dataset *meta, const c
     static const uint8_t preamble[128];
     uint8_t gl[12] = {0x02, 0x00, 0x00, 0x00, 'U', 'L', 4, 0};
     obia_wr32le(gl + 8, (uint32_t)mb.len);
+    /* DICOMDIR: a first pass, writing nowhere, finds where each record goes */
+    offset_map map = {0};
+    if (ok && dicomdir) {
+        writer *cw = calloc(1, sizeof *cw);
+        ok = cw != NULL;
+        if (ok) {
+            cw->sink = null_sink;
+            cw->err = err;
+            cw->explicit_vr = true;
+            cw->pos = sizeof preamble + 4 + 12 + mb.len;
+            cw->record = &map;
+            ok = put_dataset(cw, ds, true) && flush(cw);
+            free(cw);
+        }
+        if (ok) {
+            qsort(map.pairs, map.n, sizeof *map.pairs, pair_cmp);
+            w->remap = &map;
+        }
+    }
     ok = ok && put(w, preamble, sizeof preamble) && put(w, "DICM", 4) && put(w, gl, 12) &&
          put(w, mb.data, mb.len);
     obia_buf_free(&mb);
@@ -295,6 +405,7 @@ bool obia_write_part10(const obia_dataset *ds, const obia_dataset *meta, const c
         }
         deflateEnd(&zs);
     }
+    free(map.pairs);
     free(w);
     return ok;
 }

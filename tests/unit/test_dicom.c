@@ -584,12 +584,33 @@ static void test_errors(void **state)
 
     /* undefined length on a VR that cannot have one */
     b.n = 0;
+    exs(&b, 0x0008, 0x0005, "CS", "ISO_IR 100");
+    size_t pn_at = b.n;
     ex(&b, 0x0010, 0x0010, "PN", NULL, 0);
-    b.d[6] = 0xFF; b.d[7] = 0xFF;  /* 16-bit length 0xFFFF: runs past the end, tolerated */
+    b.d[pn_at + 6] = 0xFF; b.d[pn_at + 7] = 0xFF;  /* 16-bit length 0xFFFF: runs past the end, tolerated */
     obia_error_clear(&err);
     f = obia_file_parse(b.d, b.n, NULL, &err);
     assert_non_null(f);
+    assert_int_equal(obia_file_warning_count(f), 1);
+    assert_non_null(strstr(obia_file_warning(f, 0)->message, "cut short"));
     obia_file_free(f);
+
+    /* ...but a bare dataset must start with an element that fits */
+    b.n = 0;
+    ex(&b, 0x0010, 0x0010, "PN", NULL, 0);
+    b.d[6] = 0xFF; b.d[7] = 0xFF;
+    obia_error_clear(&err);
+    assert_null(obia_file_parse(b.d, b.n, NULL, &err));
+    assert_int_equal(err.code, OBIA_E_FORMAT);
+    assert_non_null(strstr(err.message, "does not fit"));
+
+    /* text is not DICOM */
+    static const char text[] = "path\tsource\tlicence\nThis is a README, not an image.\n";
+    obia_error_clear(&err);
+    assert_null(obia_file_parse((const uint8_t *)text, sizeof text - 1, NULL, &err));
+    assert_int_equal(err.code, OBIA_E_FORMAT);
+    assert_non_null(strstr(err.message, "not DICOM"));
+    assert_non_null(strstr(err.message, "(6170,6874)"));
 
     /* a length beyond the configured maximum */
     b.n = 0;
@@ -800,6 +821,7 @@ static void test_json(void **state)
     (void)state;
     static bb b;
     b.n = 0;
+    ex(&b, 0x0008, 0x0000, "UL", "\x40\0\0\0", 4);   /* group length: not in JSON */
     exs(&b, 0x0008, 0x0008, "CS", "ORIGINAL\\\\AXIAL ");
     exs(&b, 0x0010, 0x0010, "PN", "Yamada^Tarou=\xe5\xb1\xb1\xe7\x94\xb0^\xe5\xa4\xaa\xe9\x83\x8e=");
     exs(&b, 0x0008, 0x0005, "CS", "ISO_IR 192");
@@ -834,11 +856,102 @@ static void test_json(void **state)
     assert_non_null(strstr(j, "\"Value\":[\"a\\\"quote\\\\back\\nslash\"]"));
     assert_non_null(strstr(j, "\"00081140\":{\"vr\":\"SQ\",\"Value\":[{\"00081155\":{\"vr\":\"UI\",\"Value\":[\"1.2\"]}}]}"));
     assert_non_null(strstr(j, "\"7FE00010\":{\"vr\":\"OB\",\"InlineBinary\":\"AQIDBA==\"}"));
+    assert_null(strstr(j, "00080000"));   /* PS3.18 F.2.2 */
+    assert_int_equal(j[1], '"');          /* the object starts with an element */
     /* bulk data above the threshold becomes a URI */
     opt.bulk_threshold = 2;
     opt.bulk_uri_prefix = "http://h/bulk";
     j = json_of(obia_file_dataset(f), &opt);
     assert_non_null(strstr(j, "\"7FE00010\":{\"vr\":\"OB\",\"BulkDataURI\":\"http://h/bulk/7FE00010\"}"));
+    obia_file_free(f);
+}
+
+/* Offset of the first item (FFFE,E000) whose dataset holds `needle`. */
+static size_t item_holding(const uint8_t *d, size_t n, const char *needle)
+{
+    size_t last_item = 0, k = strlen(needle);
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (d[i] == 0xFE && d[i + 1] == 0xFF && d[i + 2] == 0x00 && d[i + 3] == 0xE0)
+            last_item = i;
+        if (i + k <= n && memcmp(d + i, needle, k) == 0)
+            return last_item;
+    }
+    return 0;
+}
+
+static uint32_t ul_at(const obia_dataset *ds, uint32_t tag)
+{
+    int64_t v = -1;
+    const obia_element *el = obia_dataset_get(ds, tag);
+    assert_non_null(el);
+    assert_true(obia_element_get_int(el, 0, &v, NULL));
+    return (uint32_t)v;
+}
+
+static void test_dicomdir_offsets(void **state)
+{
+    (void)state;
+    /* a DICOMDIR with two patient records: root -> P1 -> P2; P1's lower
+     * level -> a study record. Offsets count from the start of the data. */
+    static bb b;
+    b.n = 0;
+    size_t first_at = b.n;
+    ex(&b, 0x0004, 0x1200, "UL", "\0\0\0\0", 4);
+    size_t last_at = b.n;
+    ex(&b, 0x0004, 0x1202, "UL", "\0\0\0\0", 4);
+    ex(&b, 0x0004, 0x1220, "SQ", NULL, 0xFFFFFFFF);
+    size_t rec[3], next_at[3], lower_at[3];
+    static const char *const key[3] = {"PATIENT1", "STUDYONE", "PATIENT2"};
+    for (int r = 0; r < 3; r++) {
+        rec[r] = b.n;
+        tag(&b, 0xFFFE, 0xE000); put32(&b, 0xFFFFFFFF);
+        next_at[r] = b.n;
+        ex(&b, 0x0004, 0x1400, "UL", "\0\0\0\0", 4);
+        lower_at[r] = b.n;
+        ex(&b, 0x0004, 0x1420, "UL", "\0\0\0\0", 4);
+        exs(&b, 0x0004, 0x1430, "CS", r == 1 ? "STUDY " : "PATIENT ");
+        exs(&b, 0x0010, 0x0020, "LO", key[r]);
+        tag(&b, 0xFFFE, 0xE00D); put32(&b, 0);
+    }
+    tag(&b, 0xFFFE, 0xE0DD); put32(&b, 0);
+    #define SET_UL(at, v) (b.d[(at) + 8] = (uint8_t)(v), b.d[(at) + 9] = (uint8_t)((v) >> 8))
+    SET_UL(first_at, rec[0]);
+    SET_UL(last_at, rec[2]);
+    SET_UL(next_at[0], rec[2]);
+    SET_UL(lower_at[0], rec[1]);
+    #undef SET_UL
+    obia_file *f = parse_ok(&b);
+
+    obia_buf out;
+    obia_buf_init(&out, 1u << 20);
+    obia_error err;
+    obia_error_clear(&err);
+    assert_true(obia_file_write(f, OBIA_WRITE_EXPLICIT_LE, obia_sink_buf, &out, &err));
+    obia_file *g = obia_file_parse(out.data, out.len, NULL, &err);
+    assert_non_null(g);
+    const obia_dataset *ds = obia_file_dataset(g);
+    size_t p1 = item_holding(out.data, out.len, "PATIENT1");
+    size_t st = item_holding(out.data, out.len, "STUDYONE");
+    size_t p2 = item_holding(out.data, out.len, "PATIENT2");
+    assert_true(p1 > rec[0] + 132);   /* the records moved */
+    assert_int_equal(ul_at(ds, OBIA_TAG(0x0004, 0x1200)), p1);
+    assert_int_equal(ul_at(ds, OBIA_TAG(0x0004, 0x1202)), p2);
+    const obia_element *seq = obia_dataset_get(ds, OBIA_TAG(0x0004, 0x1220));
+    assert_int_equal(obia_element_item_count(seq), 3);
+    const obia_dataset *r0 = obia_element_item(seq, 0);
+    assert_int_equal(ul_at(r0, OBIA_TAG(0x0004, 0x1400)), p2);
+    assert_int_equal(ul_at(r0, OBIA_TAG(0x0004, 0x1420)), st);
+    assert_int_equal(ul_at(obia_element_item(seq, 2), OBIA_TAG(0x0004, 0x1400)), 0);
+    obia_file_free(g);
+
+    /* a DICOMDIR is only ever Explicit VR Little Endian */
+    obia_buf_reset(&out);
+    obia_error_clear(&err);
+    assert_false(obia_file_write(f, OBIA_WRITE_IMPLICIT_LE, obia_sink_buf, &out, &err));
+    assert_non_null(strstr(err.message, "DICOMDIR"));
+    obia_error_clear(&err);
+    assert_false(obia_file_write(f, OBIA_WRITE_DEFLATED, obia_sink_buf, &out, &err));
+    obia_buf_free(&out);
     obia_file_free(f);
 }
 
@@ -882,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_private_path),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_dicomdir_offsets),
         cmocka_unit_test(test_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
