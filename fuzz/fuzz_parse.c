@@ -1,7 +1,9 @@
 /*
  * libFuzzer harness for the DICOM parser, and the invariants every parsed
  * input must keep: listing and DICOM JSON never fail on a parsed dataset,
- * and writing it as Part 10 then reading that back gives an equal dataset.
+ * and writing it as Part 10 then reading that back gives an equal dataset
+ * (for a DICOMDIR, whose record offsets move, writing that again gives the
+ * same bytes).
  */
 #include "obia/dicom.h"
 
@@ -32,6 +34,21 @@ static void check_roundtrip(const obia_file *f, obia_write_syntax syntax)
             abort();
         }
         char why[512];
+        if (obia_dataset_get(obia_file_dataset(f), OBIA_TAG(0x0004, 0x1220))) {
+            /* A DICOMDIR's record offsets move with the records, so compare
+             * the output with the output of writing what was read back. */
+            obia_buf again;
+            obia_buf_init(&again, 64u << 20);
+            if (!obia_file_write(g, syntax, obia_sink_buf, &again, &err) || again.len != out.len ||
+                memcmp(again.data, out.data, out.len) != 0) {
+                fprintf(stderr, "rewriting a DICOMDIR is not stable\n");
+                abort();
+            }
+            obia_buf_free(&again);
+            obia_file_free(g);
+            obia_buf_free(&out);
+            return;
+        }
         bool same = syntax == OBIA_WRITE_IMPLICIT_LE
                         ? obia_dataset_equivalent(obia_file_dataset(f), obia_file_dataset(g), why, sizeof why)
                         : obia_dataset_equal(obia_file_dataset(f), obia_file_dataset(g), why, sizeof why);

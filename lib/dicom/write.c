@@ -196,6 +196,14 @@ static bool put_element(writer *w, const obia_element *el, bool top)
         return put_header(w, OBIA_TAG_SEQ_DELIM, OBIA_VR_NONE, 0, false);
     }
     if (el->flags & EL_ENCAP) {
+        if (!w->explicit_vr) {
+            /* read back, an undefined length without a VR is a sequence */
+            w->failed = true;
+            return obia_error_set(w->err, OBIA_E_UNSUPPORTED,
+                                  "(%04X,%04X) holds encapsulated fragments, which Implicit VR "
+                                  "Little Endian cannot carry",
+                                  OBIA_GROUP(el->tag), OBIA_ELEM(el->tag));
+        }
         if (!put_header(w, el->tag, vr == OBIA_VR_OW ? OBIA_VR_OW : OBIA_VR_OB,
                         OBIA_UNDEFINED_LENGTH, w->explicit_vr))
             return false;
@@ -365,7 +373,8 @@ bool obia_write_part10(const obia_dataset *ds, const obia_dataset *meta, const c
             free(cw);
         }
         if (ok) {
-            qsort(map.pairs, map.n, sizeof *map.pairs, pair_cmp);
+            if (map.n)
+                qsort(map.pairs, map.n, sizeof *map.pairs, pair_cmp);
             w->remap = &map;
         }
     }

@@ -23,7 +23,6 @@ Environment (set by CTest): OBIA (the obia binary), OBIA_SHARED_TESTDATA
 """
 
 import base64
-import csv
 import json
 import logging
 import math
@@ -32,6 +31,10 @@ import struct
 import subprocess
 import sys
 import warnings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import corpus  # noqa: E402
 
 BATCH = 100            # files per obia invocation
 MIN_COMPARED = 0.90    # fraction of pydicom=ok files that must be compared
@@ -381,13 +384,6 @@ def run_pydicom(pydicom, path, collector):
         return d, ts, set(collector.tags)
 
 
-def load_manifest(root):
-    with open(os.path.join(root, "MANIFEST.tsv"), newline="",
-              encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return [r for r in rows if r.get("pydicom") == "ok"]
-
-
 def main():
     obia = os.environ.get("OBIA")
     if not obia or not os.access(obia, os.X_OK):
@@ -405,20 +401,13 @@ def main():
     collector = _Collect()
     plog.handlers[:] = [collector]
 
-    shared = os.environ.get("OBIA_SHARED_TESTDATA", "")
-    local = os.environ.get("OBIA_TEST_DATA", "")
-    if shared and os.path.isfile(os.path.join(shared, "MANIFEST.tsv")):
-        root = shared
-    elif local and os.path.isfile(os.path.join(local, "MANIFEST.tsv")):
-        root = local
-        print("NOTE: %s absent; using the smaller corpus %s"
-              % (shared or "OBIA_SHARED_TESTDATA", local))
-    else:
+    root = corpus.find_root()
+    if root is None:
         print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
               "OBIA_TEST_DATA")
         return 77
 
-    rows = load_manifest(root)
+    rows = corpus.manifest(root, pydicom="ok")
     paths = [r["path"] for r in rows]
     print("corpus: %s (pydicom %s), %d files with pydicom=ok"
           % (root, pydicom.__version__, len(paths)))

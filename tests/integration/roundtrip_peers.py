@@ -42,7 +42,6 @@ Environment (set by CTest): OBIA (the obia binary), OBIA_SHARED_TESTDATA
 
 import base64
 import concurrent.futures
-import csv
 import json
 import logging
 import math
@@ -56,6 +55,10 @@ import tempfile
 import threading
 import time
 import warnings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import corpus  # noqa: E402
 
 WORKERS = 2
 TRUNC = 160            # characters of a value shown in a failure
@@ -661,23 +664,13 @@ def main():
     warnings.simplefilter("ignore")
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
 
-    shared = os.environ.get("OBIA_SHARED_TESTDATA", "")
-    local = os.environ.get("OBIA_TEST_DATA", "")
-    if shared and os.path.isfile(os.path.join(shared, "MANIFEST.tsv")):
-        root = shared
-    elif local and os.path.isfile(os.path.join(local, "MANIFEST.tsv")):
-        root = local
-        print("NOTE: %s absent; using the smaller corpus %s"
-              % (shared or "OBIA_SHARED_TESTDATA", local))
-    else:
+    root = corpus.find_root()
+    if root is None:
         print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
               "OBIA_TEST_DATA")
         return 77
 
-    with open(os.path.join(root, "MANIFEST.tsv"), newline="",
-              encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t")
-                if r.get("pydicom") == "ok"]
+    rows = corpus.manifest(root, pydicom="ok")
     skipped = [r for r in rows if SKIP_NOTES.search(r.get("notes", ""))]
     rows = [r for r in rows if not SKIP_NOTES.search(r.get("notes", ""))]
     print("corpus: %s, %d files (%d malformed files left out)"

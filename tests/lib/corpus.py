@@ -1,0 +1,33 @@
+"""The DICOM test corpus shared by the integration tests and benchmarks.
+
+The whole set is ../shared/testdata (OBIA_SHARED_TESTDATA); tests/data
+(OBIA_TEST_DATA) is a small subset of it with the same MANIFEST.tsv columns,
+used when the whole set is absent.
+"""
+
+import csv
+import os
+
+
+def find_root(announce=print):
+    """The corpus folder: the shared set if it has a MANIFEST.tsv, else the
+    local subset (saying so through announce), else None."""
+    shared = os.environ.get("OBIA_SHARED_TESTDATA", "")
+    local = os.environ.get("OBIA_TEST_DATA", "")
+    if shared and os.path.isfile(os.path.join(shared, "MANIFEST.tsv")):
+        return shared
+    if local and os.path.isfile(os.path.join(local, "MANIFEST.tsv")):
+        announce("NOTE: %s absent; using the smaller corpus %s"
+                 % (shared or "OBIA_SHARED_TESTDATA", local))
+        return local
+    return None
+
+
+def manifest(root, **want):
+    """Rows of root/MANIFEST.tsv (dicts by column) whose columns equal the
+    keyword arguments, e.g. manifest(root, pydicom="ok")."""
+    with open(os.path.join(root, "MANIFEST.tsv"), newline="",
+              encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [r for r in rows
+            if all(r.get(k) == v for k, v in want.items())]
