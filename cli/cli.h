@@ -13,6 +13,13 @@ struct command {
 int cmd_dump(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_deid(int argc, char **argv);
+
+/* Call fn for every regular file of path: path itself, or the files below a
+ * directory, in name order. Problems (unreadable directory, missing path)
+ * are printed as "obia COMMAND: PATH: why"; returns their number. */
+typedef void (*cli_file_fn)(void *ctx, const char *file);
+int cli_walk(const char *command, const char *path, cli_file_fn fn, void *ctx);
 
 /* Print the help page of a command (or the overview for NULL); false if none. */
 bool cli_print_help(const char *command, bool to_stderr);

@@ -10,6 +10,7 @@ static const struct command commands[] = {
     {"dump", cmd_dump, "list the elements of DICOM files as text or DICOM JSON"},
     {"scan", cmd_scan, "one line of identifying attributes per DICOM file, from its header"},
     {"convert", cmd_convert, "rewrite a DICOM file in another transfer syntax"},
+    {"deid", cmd_deid, "de-identify DICOM files (PS3.15 Annex E with options)"},
 };
 
 bool cli_print_help(const char *command, bool to_stderr)

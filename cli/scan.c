@@ -3,12 +3,9 @@
 #include "cli.h"
 #include "obia/dicom.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct scan {
     obia_read_options ropt;
@@ -90,78 +87,9 @@ static void scan_file(scan *sc, const char *path)
     obia_file_free(f);
 }
 
-static int name_cmp(const void *a, const void *b)
+static void scan_one(void *ctx, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void scan_path(scan *sc, const char *path, int depth);
-
-/* Entries of a directory in name order, so the output does not depend on
- * the file system's order; hidden entries are skipped. */
-static void scan_dir(scan *sc, const char *path, int depth)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        fprintf(stderr, "obia scan: %s: %s\n", path, strerror(errno));
-        sc->failures++;
-        return;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
-                break;
-            names = nn;
-        }
-        if ((names[n] = strdup(e->d_name)) == NULL)
-            break;
-        n++;
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
-    size_t plen = strlen(path);
-    bool slash = plen && path[plen - 1] == '/';
-    for (size_t i = 0; i < n; i++) {
-        size_t len = plen + 1 + strlen(names[i]) + 1;
-        char *child = malloc(len);
-        if (child) {
-            snprintf(child, len, "%s%s%s", path, slash ? "" : "/", names[i]);
-            scan_path(sc, child, depth + 1);
-            free(child);
-        }
-        free(names[i]);
-    }
-    free(names);
-}
-
-static void scan_path(scan *sc, const char *path, int depth)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "obia scan: %s: %s\n", path, strerror(errno));
-        sc->failures++;
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        if (depth >= 64) {
-            fprintf(stderr, "obia scan: %s: directories nested deeper than 64 levels\n", path);
-            sc->failures++;
-            return;
-        }
-        scan_dir(sc, path, depth);
-    } else if (S_ISREG(st.st_mode)) {
-        scan_file(sc, path);
-    } else if (depth == 0) {
-        fprintf(stderr, "obia scan: %s: not a regular file or directory\n", path);
-        sc->failures++;
-    }
+    scan_file(ctx, path);
 }
 
 int cmd_scan(int argc, char **argv)
@@ -201,7 +129,7 @@ int cmd_scan(int argc, char **argv)
         fputs("\tsize\twarnings\n", stdout);
     }
     for (int i = first; i < argc; i++)
-        scan_path(&sc, argv[i], 0);
+        sc.failures += cli_walk("scan", argv[i], scan_one, &sc);
     obia_buf_free(&sc.val);
     obia_buf_free(&sc.line);
     if (fflush(stdout) != 0) {

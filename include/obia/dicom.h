@@ -162,6 +162,8 @@ bool obia_dataset_set_string(obia_dataset *ds, uint32_t tag, obia_vr vr, const c
                              obia_error *err);
 bool obia_dataset_set_int(obia_dataset *ds, uint32_t tag, obia_vr vr, int64_t v, obia_error *err);
 bool obia_dataset_set_double(obia_dataset *ds, uint32_t tag, obia_vr vr, double v, obia_error *err);
+/* Make tag a sequence with no items (replacing any value). */
+bool obia_dataset_set_empty_sequence(obia_dataset *ds, uint32_t tag, obia_error *err);
 /* Ensure tag is a sequence and append an empty item to it. */
 obia_dataset *obia_dataset_add_item(obia_dataset *ds, uint32_t tag, obia_error *err);
 bool obia_dataset_remove(obia_dataset *ds, uint32_t tag);
@@ -282,6 +284,10 @@ bool obia_file_write(const obia_file *f, obia_write_syntax syntax, obia_sink_fn 
                      obia_error *err);
 bool obia_file_write_path(const obia_file *f, obia_write_syntax syntax, const char *path,
                           obia_error *err);
+/* As obia_file_write_path; with sync false the file is not fsync'ed (the
+ * caller syncs a whole batch at once, e.g. with syncfs). */
+bool obia_file_write_path_sync(const obia_file *f, obia_write_syntax syntax, const char *path,
+                               bool sync, obia_error *err);
 
 #define OBIA_IMPLEMENTATION_CLASS_UID "2.25.229467051209380462283402358163393437447"
 #define OBIA_IMPLEMENTATION_VERSION "OBIA_" OBIA_VERSION_SHORT

@@ -581,6 +581,25 @@ static bool set_raw(obia_dataset *ds, uint32_t tag, obia_vr vr, const void *p, s
     return true;
 }
 
+bool obia_dataset_set_empty_sequence(obia_dataset *ds, uint32_t tag, obia_error *err)
+{
+    if (OBIA_GROUP(tag) == 0xFFFE)
+        return obia_error_set_at(err, OBIA_E_ARG, tag, OBIA_NO_OFFSET,
+                                 "items and delimiters are not elements");
+    bool existed;
+    obia_element *el = obia__dataset_slot(ds, tag, &existed);
+    if (!el)
+        return obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+    if (existed)
+        obia__element_clear(el);
+    el->vr = (uint8_t)OBIA_VR_SQ;
+    el->flags = 0;
+    el->length = 0;
+    el->value = NULL;
+    el->offset = 0;
+    return true;
+}
+
 bool obia_dataset_set_bytes(obia_dataset *ds, uint32_t tag, obia_vr vr, const void *p, size_t n,
                             obia_error *err)
 {

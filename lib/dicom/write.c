@@ -246,7 +246,7 @@ static bool put_dataset(writer *w, const obia_dataset *ds, bool top)
         const obia_element *el = &ds->elems[i];
         /* group lengths are retired and would be wrong after edits; File
          * Meta belongs in its own header */
-        if (OBIA_ELEM(el->tag) == 0 || OBIA_GROUP(el->tag) == 0x0002)
+        if (OBIA_ELEM(el->tag) == 0 || (top && OBIA_GROUP(el->tag) == 0x0002))
             continue;
         if (!put_element(w, el, top))
             return false;
@@ -431,6 +431,12 @@ bool obia_file_write(const obia_file *f, obia_write_syntax syntax, obia_sink_fn 
 bool obia_file_write_path(const obia_file *f, obia_write_syntax syntax, const char *path,
                           obia_error *err)
 {
+    return obia_file_write_path_sync(f, syntax, path, true, err);
+}
+
+bool obia_file_write_path_sync(const obia_file *f, obia_write_syntax syntax, const char *path,
+                               bool sync, obia_error *err)
+{
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return obia_error_set(err, OBIA_E_ARG, "path too long");
@@ -446,7 +452,7 @@ bool obia_file_write_path(const obia_file *f, obia_write_syntax syntax, const ch
     bool ok = obia_file_write(f, syntax, obia_sink_stdio, fp, err);
     if (ok && fflush(fp) != 0)
         ok = obia_error_set(err, OBIA_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (ok && fsync(fileno(fp)) != 0)
+    if (ok && sync && fsync(fileno(fp)) != 0)
         ok = obia_error_set(err, OBIA_E_IO, "cannot sync %s: %s", tmp, strerror(errno));
     if (fclose(fp) != 0 && ok)
         ok = obia_error_set(err, OBIA_E_IO, "cannot close %s: %s", tmp, strerror(errno));

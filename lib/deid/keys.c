@@ -1,0 +1,189 @@
+/* The keys database of the standalone de-identifier: an SQLite file, mode
+ * 0600, with the secret UID key, the identity map and each individual's
+ * date offset. */
+#include "obia/deid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct obia_deid_keys {
+    sqlite3 *db;
+    sqlite3_stmt *find;
+    sqlite3_stmt *insert;
+    uint8_t uid_key[32];
+    char path[4096];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS individual ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  issuer TEXT NOT NULL,"
+    "  patient_key TEXT NOT NULL,"
+    "  pseudonym TEXT NOT NULL UNIQUE,"
+    "  date_offset_days INTEGER NOT NULL,"
+    "  UNIQUE (issuer, patient_key));";
+
+static bool db_error(obia_deid_keys *k, obia_error *err, const char *what)
+{
+    return obia_error_set(err, OBIA_E_IO, "keys database %s: %s: %s", k->path, what,
+                          sqlite3_errmsg(k->db));
+}
+
+obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err)
+{
+    if (sodium_init() < 0) {
+        obia_error_set(err, OBIA_E_IO, "cannot initialise libsodium");
+        return NULL;
+    }
+    /* create it owner-only before SQLite touches it */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        obia_error_set(err, OBIA_E_IO, "keys database %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+        close(fd);
+        obia_error_set(err, OBIA_E_ARG,
+                       "keys database %s is readable by others (mode %03o); chmod 600 it",
+                       path, (unsigned)(st.st_mode & 0777));
+        return NULL;
+    }
+    close(fd);
+
+    obia_deid_keys *k = calloc(1, sizeof *k);
+    if (!k) {
+        obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(k->path, sizeof k->path, "%s", path);
+    if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        db_error(k, err, "cannot open");
+        obia_deid_keys_close(k);
+        return NULL;
+    }
+    sqlite3_busy_timeout(k->db, 10000);
+    char *msg = NULL;
+    /* each new individual is committed on its own: an output never names a
+     * pseudonym the database could lose */
+    if (sqlite3_exec(k->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_exec(k->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        obia_error_set(err, OBIA_E_IO, "keys database %s: not an obia keys database: %s", path,
+                       msg ? msg : sqlite3_errmsg(k->db));
+        sqlite3_free(msg);
+        obia_deid_keys_close(k);
+        return NULL;
+    }
+    /* the UID key: made once, random */
+    sqlite3_stmt *st_key = NULL;
+    bool ok = sqlite3_prepare_v2(k->db, "SELECT value FROM secret WHERE name = 'uid_key'", -1,
+                                 &st_key, NULL) == SQLITE_OK;
+    int rc = ok ? sqlite3_step(st_key) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st_key, 0) == 32) {
+        memcpy(k->uid_key, sqlite3_column_blob(st_key, 0), 32);
+    } else if (rc == SQLITE_DONE) {
+        randombytes_buf(k->uid_key, sizeof k->uid_key);
+        sqlite3_stmt *ins = NULL;
+        ok = sqlite3_prepare_v2(k->db, "INSERT INTO secret (name, value) VALUES ('uid_key', ?)",
+                                -1, &ins, NULL) == SQLITE_OK &&
+             sqlite3_bind_blob(ins, 1, k->uid_key, 32, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(ins) == SQLITE_DONE;
+        sqlite3_finalize(ins);
+    } else {
+        ok = false;
+    }
+    sqlite3_finalize(st_key);
+    ok = ok &&
+         sqlite3_prepare_v2(k->db,
+                            "SELECT pseudonym, date_offset_days FROM individual "
+                            "WHERE issuer = ? AND patient_key = ?",
+                            -1, &k->find, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(k->db,
+                            "INSERT INTO individual (issuer, patient_key, pseudonym, "
+                            "date_offset_days) VALUES (?, ?, "
+                            "printf('I%06d', (SELECT IFNULL(MAX(id), 0) + 1 FROM individual)), ?) "
+                            "RETURNING pseudonym",
+                            -1, &k->insert, NULL) == SQLITE_OK;
+    if (!ok) {
+        db_error(k, err, "cannot read its keys");
+        obia_deid_keys_close(k);
+        return NULL;
+    }
+    return k;
+}
+
+void obia_deid_keys_close(obia_deid_keys *k)
+{
+    if (!k)
+        return;
+    sqlite3_finalize(k->find);
+    sqlite3_finalize(k->insert);
+    sqlite3_close(k->db);
+    sodium_memzero(k->uid_key, sizeof k->uid_key);
+    free(k);
+}
+
+void obia_deid_keys_uid_key(const obia_deid_keys *k, uint8_t key[32])
+{
+    memcpy(key, k->uid_key, 32);
+}
+
+/* A date offset for a new individual: a whole number of days between one
+ * and ten years back, never 0. */
+static int32_t new_offset(void)
+{
+    return -(int32_t)(365 + randombytes_uniform(3288));
+}
+
+bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
+                             const char *key_fallback, obia_deid_identity *out, obia_error *err)
+{
+    obia_deid_keys *k = ctx;
+    char keybuf[160];
+    const char *key = patient_id;
+    if (!key || !*key) {
+        /* no Patient ID: one individual per study */
+        snprintf(keybuf, sizeof keybuf, "\x01study:%s", key_fallback ? key_fallback : "");
+        key = keybuf;
+    }
+    issuer = issuer ? issuer : "";
+    sqlite3_reset(k->find);
+    sqlite3_bind_text(k->find, 1, issuer, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->find, 2, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(k->find);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
+                 (const char *)sqlite3_column_text(k->find, 0));
+        out->date_offset_days = sqlite3_column_int(k->find, 1);
+        sqlite3_reset(k->find);
+        return true;
+    }
+    sqlite3_reset(k->find);
+    if (rc != SQLITE_DONE)
+        return db_error(k, err, "cannot look up an individual");
+    int32_t off = new_offset();
+    sqlite3_reset(k->insert);
+    sqlite3_bind_text(k->insert, 1, issuer, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->insert, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(k->insert, 3, off);
+    rc = sqlite3_step(k->insert);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(k->insert);
+        return db_error(k, err, "cannot add an individual");
+    }
+    snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
+             (const char *)sqlite3_column_text(k->insert, 0));
+    out->date_offset_days = off;
+    sqlite3_step(k->insert);
+    sqlite3_reset(k->insert);
+    return true;
+}
