@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,25 @@
 typedef struct run {
     const char *out_dir;
     obia_deid_config cfg;
+    obia_deid_keys *keys;
     FILE *report;
-    obia_buf actions;     /* JSON members of the current file's actions */
-    obia_buf line;
-    size_t nactions;
+    char **files;
+    size_t nfiles, capfiles;
+    size_t next_job;          /* next file to take */
+    size_t next_line;         /* next report line to write, in input order */
+    char **lines;             /* finished lines waiting for their turn */
+    pthread_mutex_t lock;     /* guards the fields above, the keys and stderr */
     int written, flagged, errors;
 } run;
+
+typedef struct worker {
+    run *r;
+    obia_buf actions;         /* JSON members of the current file's actions */
+    obia_buf line;
+    size_t nactions;
+    char last_dir[4096];      /* directories already made */
+    pthread_t thread;
+} worker;
 
 static void json_string(obia_buf *b, const char *s)
 {
@@ -40,18 +54,36 @@ static void json_string(obia_buf *b, const char *s)
 
 static void on_action(void *ctx, const char *path, char action)
 {
-    run *r = ctx;
-    if (r->nactions++)
-        obia_buf_append_byte(&r->actions, ',');
-    obia_buf_appendf(&r->actions, "\"%s\":\"%c\"", path, action);
+    worker *w = ctx;
+    if (w->nactions++)
+        obia_buf_append_byte(&w->actions, ',');
+    obia_buf_appendf(&w->actions, "\"%s\":\"%c\"", path, action);
 }
 
-/* mkdir -p of the directories above file */
-static bool make_parents(const char *file, obia_error *err)
+/* The keys database is shared by the workers. */
+static bool identify_locked(void *ctx, const char *issuer, const char *patient_id,
+                            const char *fallback, obia_deid_identity *out, obia_error *err)
+{
+    run *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    bool ok = obia_deid_keys_identify(r->keys, issuer, patient_id, fallback, out, err);
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+/* mkdir -p of the directories above file, unless done for the last file */
+static bool make_parents(worker *w, const char *file, obia_error *err)
 {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", file) >= (int)sizeof buf)
         return obia_error_set(err, OBIA_E_ARG, "output path too long");
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return true;
+    *slash = '\0';
+    if (strcmp(buf, w->last_dir) == 0)
+        return true;
+    *slash = '/';
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -60,6 +92,8 @@ static bool make_parents(const char *file, obia_error *err)
             return obia_error_set(err, OBIA_E_IO, "cannot create %s: %s", buf, strerror(errno));
         *p = '/';
     }
+    *slash = '\0';
+    snprintf(w->last_dir, sizeof w->last_dir, "%s", buf);
     return true;
 }
 
@@ -84,10 +118,32 @@ static bool uid_component(const obia_dataset *ds, uint32_t tag, char out[65])
     return true;
 }
 
-static void report_line(run *r, const char *input, const char *key, const char *value,
+/* Hand the report line of file i over; lines are written in input order. */
+static void finish(worker *w, size_t i, const char *key, int *counter)
+{
+    run *r = w->r;
+    char *line = malloc(w->line.len + 1);
+    if (line) {
+        memcpy(line, w->line.data, w->line.len);
+        line[w->line.len] = '\0';
+    }
+    pthread_mutex_lock(&r->lock);
+    (*counter)++;
+    r->lines[i] = line ? line : strdup("");
+    while (r->next_line < r->nfiles && r->lines[r->next_line]) {
+        fputs(r->lines[r->next_line], r->report);
+        free(r->lines[r->next_line]);
+        r->lines[r->next_line] = NULL;
+        r->next_line++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    (void)key;
+}
+
+static void report_line(worker *w, const char *input, const char *key, const char *value,
                         const obia_deid_result *res)
 {
-    obia_buf *l = &r->line;
+    obia_buf *l = &w->line;
     obia_buf_reset(l);
     obia_buf_append_str(l, "{\"input\":");
     json_string(l, input);
@@ -101,39 +157,44 @@ static void report_line(run *r, const char *input, const char *key, const char *
             json_string(l, res->reason);
         }
         obia_buf_append_str(l, ",\"actions\":{");
-        obia_buf_append(l, r->actions.data, r->actions.len);
+        obia_buf_append(l, w->actions.data, w->actions.len);
         obia_buf_append_byte(l, '}');
     }
     obia_buf_append_str(l, "}\n");
-    fwrite(l->data, 1, l->len, r->report);
 }
 
-static void deid_one(void *ctx, const char *path)
+static void fail_file(worker *w, size_t i, const char *path, const char *why)
 {
-    run *r = ctx;
+    pthread_mutex_lock(&w->r->lock);
+    fprintf(stderr, "obia deid: %s: %s\n", path, why);
+    pthread_mutex_unlock(&w->r->lock);
+    report_line(w, path, "error", why, NULL);
+    finish(w, i, "error", &w->r->errors);
+}
+
+static void deid_one(worker *w, size_t i)
+{
+    run *r = w->r;
+    const char *path = r->files[i];
     obia_error err;
     obia_error_clear(&err);
-    obia_buf_reset(&r->actions);
-    r->nactions = 0;
+    obia_buf_reset(&w->actions);
+    w->nactions = 0;
     obia_file *f = obia_file_read(path, NULL, &err);
     if (!f) {
-        fprintf(stderr, "obia deid: %s: %s\n", path, err.message);
-        report_line(r, path, "error", err.message, NULL);
-        r->errors++;
+        fail_file(w, i, path, err.message);
         return;
     }
     obia_deid_result res;
-    if (!obia_deid_file(f, &r->cfg, on_action, r, &res, &err)) {
-        fprintf(stderr, "obia deid: %s: %s\n", path, err.message);
-        report_line(r, path, "error", err.message, NULL);
-        r->errors++;
+    if (!obia_deid_file(f, &r->cfg, on_action, w, &res, &err)) {
         obia_file_free(f);
+        fail_file(w, i, path, err.message);
         return;
     }
     if (res.flagged && (r->cfg.options & OBIA_DEID_CLEAN_PIXEL_DATA)) {
-        report_line(r, path, "flagged", res.reason, NULL);
-        r->flagged++;
         obia_file_free(f);
+        report_line(w, path, "flagged", res.reason, NULL);
+        finish(w, i, "flagged", &r->flagged);
         return;
     }
     const obia_dataset *ds = obia_file_dataset(f);
@@ -142,10 +203,8 @@ static void deid_one(void *ctx, const char *path)
         const char *why = obia_dataset_get(ds, OBIA_TAG(0x0004, 0x1220))
                               ? "a DICOMDIR lists files and is not de-identified itself"
                               : "no SOP Instance UID: not a stored DICOM instance";
-        fprintf(stderr, "obia deid: %s: %s\n", path, why);
-        report_line(r, path, "error", why, NULL);
-        r->errors++;
         obia_file_free(f);
+        fail_file(w, i, path, why);
         return;
     }
     /* objects outside any study (palettes, hanging protocols) */
@@ -156,17 +215,45 @@ static void deid_one(void *ctx, const char *path)
     char rel[512], full[4096];
     snprintf(rel, sizeof rel, "%s/%s/%s/%s.dcm", res.identity.pseudonym, study, series, inst);
     snprintf(full, sizeof full, "%s/%s", r->out_dir, rel);
-    bool ok = make_parents(full, &err) &&
+    bool ok = make_parents(w, full, &err) &&
               obia_file_write_path_sync(f, OBIA_WRITE_EXPLICIT_LE, full, false, &err);
     obia_file_free(f);
     if (!ok) {
-        fprintf(stderr, "obia deid: %s: %s\n", path, err.message);
-        report_line(r, path, "error", err.message, NULL);
-        r->errors++;
+        fail_file(w, i, path, err.message);
         return;
     }
-    report_line(r, path, "output", rel, &res);
-    r->written++;
+    report_line(w, path, "output", rel, &res);
+    finish(w, i, "output", &r->written);
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    run *r = w->r;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        size_t i = r->next_job < r->nfiles ? r->next_job++ : r->nfiles;
+        pthread_mutex_unlock(&r->lock);
+        if (i >= r->nfiles)
+            return NULL;
+        deid_one(w, i);
+    }
+}
+
+static void add_file(void *ctx, const char *path)
+{
+    run *r = ctx;
+    if (r->nfiles == r->capfiles) {
+        size_t cap = r->capfiles ? r->capfiles * 2 : 1024;
+        char **nf = realloc(r->files, cap * sizeof *nf);
+        if (!nf)
+            return;
+        r->files = nf;
+        r->capfiles = cap;
+    }
+    char *copy = strdup(path);
+    if (copy)
+        r->files[r->nfiles++] = copy;
 }
 
 int cmd_deid(int argc, char **argv)
@@ -175,6 +262,7 @@ int cmd_deid(int argc, char **argv)
     memset(&r, 0, sizeof r);
     obia_deid_config_init(&r.cfg);
     const char *keys_path = "obia-keys.db", *report_path = NULL;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned on = 0, off = 0;
     int first = 1;
     for (; first < argc; first++) {
@@ -188,7 +276,8 @@ int cmd_deid(int argc, char **argv)
         const char *val = first + 1 < argc ? argv[first + 1] : NULL;
         bool takes = strcmp(a, "--out") == 0 || strcmp(a, "--keys") == 0 ||
                      strcmp(a, "--profile") == 0 || strcmp(a, "--option") == 0 ||
-                     strcmp(a, "--no-option") == 0 || strcmp(a, "--report") == 0;
+                     strcmp(a, "--no-option") == 0 || strcmp(a, "--report") == 0 ||
+                     strcmp(a, "--jobs") == 0;
         if (!takes)
             return cli_usage_error("deid", "unknown option '%s'", a);
         if (!val)
@@ -200,6 +289,11 @@ int cmd_deid(int argc, char **argv)
             keys_path = val;
         } else if (strcmp(a, "--report") == 0) {
             report_path = val;
+        } else if (strcmp(a, "--jobs") == 0) {
+            char *end;
+            jobs = strtol(val, &end, 10);
+            if (*end || jobs < 1 || jobs > 256)
+                return cli_usage_error("deid", "--jobs takes a number from 1 to 256");
         } else if (strcmp(a, "--profile") == 0) {
             if (strcmp(val, "obia") == 0)
                 r.cfg.options = OBIA_DEID_PROFILE_OBIA;
@@ -237,8 +331,9 @@ int cmd_deid(int argc, char **argv)
         return 1;
     }
     obia_deid_keys_uid_key(keys, r.cfg.uid_key);
-    r.cfg.identify = obia_deid_keys_identify;
-    r.cfg.identify_ctx = keys;
+    r.keys = keys;
+    r.cfg.identify = identify_locked;
+    r.cfg.identify_ctx = &r;
 
     char default_report[4096];
     if (!report_path) {
@@ -251,24 +346,59 @@ int cmd_deid(int argc, char **argv)
         obia_deid_keys_close(keys);
         return 1;
     }
-    obia_buf_init(&r.actions, 16u << 20);
-    obia_buf_init(&r.line, 32u << 20);
     int problems = 0;
     for (int i = first; i < argc; i++)
-        problems += cli_walk("deid", argv[i], deid_one, &r);
-
-    /* everything written is made durable at once */
-    bool ok = fflush(r.report) == 0 && fsync(fileno(r.report)) == 0;
-    ok = (fclose(r.report) == 0) && ok;
-    int dfd = open(r.out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ok = syncfs(dfd) == 0 && ok;
-        close(dfd);
+        problems += cli_walk("deid", argv[i], add_file, &r);
+    r.lines = calloc(r.nfiles ? r.nfiles : 1, sizeof *r.lines);
+    if (!r.lines) {
+        fprintf(stderr, "obia deid: out of memory\n");
+        return 1;
     }
+    if ((size_t)jobs > r.nfiles)
+        jobs = r.nfiles ? (long)r.nfiles : 1;
+    pthread_mutex_init(&r.lock, NULL);
+    worker *workers = calloc((size_t)jobs, sizeof *workers);
+    long started = 0;
+    for (long j = 0; workers && j < jobs; j++) {
+        workers[j].r = &r;
+        obia_buf_init(&workers[j].actions, 16u << 20);
+        obia_buf_init(&workers[j].line, 32u << 20);
+        if (j > 0 && pthread_create(&workers[j].thread, NULL, work, &workers[j]) != 0)
+            break;
+        started = j + 1;
+    }
+    if (workers)
+        work(&workers[0]);   /* the main thread works too */
+    for (long j = 1; j < started; j++)
+        pthread_join(workers[j].thread, NULL);
+    for (long j = 0; workers && j < jobs; j++) {
+        obia_buf_free(&workers[j].actions);
+        obia_buf_free(&workers[j].line);
+    }
+    free(workers);
+    pthread_mutex_destroy(&r.lock);
+
+    /* everything written is made durable at once: the identities first, so
+     * no output can name a pseudonym the keys database lacks */
+    bool ok = obia_deid_keys_sync(keys, &err);
     if (!ok)
+        fprintf(stderr, "obia deid: %s\n", err.message);
+    bool rep_ok = fflush(r.report) == 0 && fsync(fileno(r.report)) == 0;
+    rep_ok = (fclose(r.report) == 0) && rep_ok;
+    if (!rep_ok)
         fprintf(stderr, "obia deid: cannot write %s: %s\n", report_path, strerror(errno));
-    obia_buf_free(&r.actions);
-    obia_buf_free(&r.line);
+    int dfd = open(r.out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || syncfs(dfd) != 0) {
+        fprintf(stderr, "obia deid: cannot sync %s: %s\n", r.out_dir, strerror(errno));
+        ok = false;
+    }
+    if (dfd >= 0)
+        close(dfd);
+    ok = ok && rep_ok;
+    for (size_t i = 0; i < r.nfiles; i++)
+        free(r.files[i]);
+    free(r.files);
+    free(r.lines);
     obia_deid_keys_close(keys);
     fprintf(stderr, "obia deid: %d written, %d flagged, %d failed; report %s\n", r.written,
             r.flagged, r.errors + problems, report_path);

@@ -153,10 +153,14 @@ def main():
         for group, elem, creator, vr in privs:
             w(f"    {{0x{group:04X}u, 0x{elem:02X}u, {cstr(creator)}, {len(creator.encode())}}},\n")
         w("};\nconst size_t deid_safe_private_count = sizeof deid_safe_privates / sizeof deid_safe_privates[0];\n\n")
-        w("const deid_safe_attr deid_safe_attrs[] = {\n")
-        for value, mask, kw, clean in safe:
-            w(f"    {{0x{value:08X}u, 0x{mask:08X}u, {'true' if clean else 'false'}}}, /* {kw} */\n")
-        w("};\nconst size_t deid_safe_attr_count = sizeof deid_safe_attrs / sizeof deid_safe_attrs[0];\n\n")
+        for name, part in (("deid_safe_attrs", [x for x in safe if x[1] == 0xFFFFFFFF]),
+                           ("deid_safe_attr_patterns", [x for x in safe if x[1] != 0xFFFFFFFF])):
+            w(f"const deid_safe_attr {name}[] = {{\n")
+            for value, mask, kw, clean in part:
+                w(f"    {{0x{value:08X}u, 0x{mask:08X}u, {'true' if clean else 'false'}}}, /* {kw} */\n")
+            if not part:
+                w("    {0, 0, false}, /* none */\n")
+            w(f"}};\nconst size_t {name.replace('attrs', 'attr').replace('patterns', 'pattern')}_count = {len(part)};\n\n")
         w("const deid_code deid_codes[] = {\n")
         for scheme, value, meaning in method:
             w(f"    {{{cstr(scheme)}, {cstr(value)}, {cstr(meaning)}}},\n")

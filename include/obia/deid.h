@@ -113,6 +113,9 @@ typedef struct obia_deid_keys obia_deid_keys;
 obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err);
 void obia_deid_keys_close(obia_deid_keys *k);
 void obia_deid_keys_uid_key(const obia_deid_keys *k, uint8_t key[32]);
+/* Make every identity created so far durable (before the outputs naming
+ * them are synced). */
+bool obia_deid_keys_sync(obia_deid_keys *k, obia_error *err);
 /* An obia_deid_identify_fn; ctx is the obia_deid_keys. */
 bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
                              const char *key_fallback, obia_deid_identity *out, obia_error *err);

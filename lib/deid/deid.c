@@ -178,6 +178,8 @@ static bool set_dummy(walk *w, obia_dataset *ds, uint32_t tag, obia_vr vr)
     unsigned size = obia_vr_numeric_size(vr);
     if (vr == OBIA_VR_AT)
         size = 4;
+    if (size == 0)
+        size = 2;   /* OB: one even-length run of zeros */
     return set_raw(w, ds, tag, vr, zeros, size);
 }
 
@@ -406,19 +408,22 @@ static bool named_identifying(const obia_dataset *ds, uint32_t tag)
     const obia_private_entry *e = obia_private_dict_lookup(creator, clen, tag);
     if (!e || !e->name)
         return false;
+    /* the answer for a dictionary entry never changes: remember it */
+    static __thread struct {
+        const obia_private_entry *entry;
+        bool identifying;
+    } cache[512];
+    size_t slot = ((uintptr_t)e / sizeof *e) % (sizeof cache / sizeof cache[0]);
+    if (cache[slot].entry == e)
+        return cache[slot].identifying;
+    cache[slot].entry = e;
+    cache[slot].identifying = false;
     static const char *const words[] = {"date", "time stamp", "timestamp", "birth", "serial",
                                         "uid", "patient id", "accession", "name", "address",
                                         "phone", "checksum"};
-    char low[128];
-    size_t n = strlen(e->name);
-    if (n >= sizeof low)
-        n = sizeof low - 1;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)(e->name[i] >= 'A' && e->name[i] <= 'Z' ? e->name[i] + 32 : e->name[i]);
-    low[n] = '\0';
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strstr(low, words[i]))
-            return true;
+        if (strcasestr(e->name, words[i]))
+            return cache[slot].identifying = true;
     return false;
 }
 
@@ -522,8 +527,12 @@ static bool process_dataset(walk *w, obia_dataset *ds, int depth)
     uint32_t *tags = n <= 256 ? stack_tags : malloc(n * sizeof *tags);
     if (!tags)
         return fail_oom(w);
-    for (size_t i = 0; i < n; i++)
+    uint16_t overlays = 0;   /* overlay groups 6000-601E that have data */
+    for (size_t i = 0; i < n; i++) {
         tags[i] = obia_element_tag(obia_dataset_at(ds, i));
+        if ((tags[i] & 0xFFE1FFFFu) == TAG(0x6000, 0x3000))
+            overlays |= (uint16_t)(1u << ((OBIA_GROUP(tags[i]) - 0x6000) / 2));
+    }
 
     for (size_t i = 0; i < n && !w->failed; i++) {
         uint32_t tag = tags[i];
@@ -591,7 +600,7 @@ static bool process_dataset(walk *w, obia_dataset *ds, int depth)
     }
     /* An overlay whose data went cannot keep its description. */
     for (uint16_t g = 0x6000; g <= 0x601E; g += 2) {
-        if (obia_dataset_get(ds, TAG(g, 0x3000)))
+        if (!(overlays & (1u << ((g - 0x6000) / 2))) || obia_dataset_get(ds, TAG(g, 0x3000)))
             continue;
         for (size_t i = 0; i < obia_dataset_count(ds);) {
             uint32_t tag = obia_element_tag(obia_dataset_at(ds, i));

@@ -73,8 +73,10 @@ extern const size_t deid_pattern_count;
 extern const deid_rule deid_private_rule;
 extern const deid_safe_private deid_safe_privates[]; /* sorted by group, elem, creator */
 extern const size_t deid_safe_private_count;
-extern const deid_safe_attr deid_safe_attrs[];  /* sorted by tag */
+extern const deid_safe_attr deid_safe_attrs[];  /* plain tags, sorted */
 extern const size_t deid_safe_attr_count;
+extern const deid_safe_attr deid_safe_attr_patterns[]; /* repeating groups */
+extern const size_t deid_safe_attr_pattern_count;
 extern const deid_code deid_codes[];
 extern const size_t deid_code_count;
 

@@ -72,9 +72,9 @@ obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err)
     }
     sqlite3_busy_timeout(k->db, 10000);
     char *msg = NULL;
-    /* each new individual is committed on its own: an output never names a
-     * pseudonym the database could lose */
-    if (sqlite3_exec(k->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+    /* each new individual is committed on its own (a crash of the process
+     * loses none); obia_deid_keys_sync() makes them durable */
+    if (sqlite3_exec(k->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      NULL) != SQLITE_OK ||
         sqlite3_exec(k->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         obia_error_set(err, OBIA_E_IO, "keys database %s: not an obia keys database: %s", path,
@@ -130,6 +130,14 @@ void obia_deid_keys_close(obia_deid_keys *k)
     sqlite3_close(k->db);
     sodium_memzero(k->uid_key, sizeof k->uid_key);
     free(k);
+}
+
+bool obia_deid_keys_sync(obia_deid_keys *k, obia_error *err)
+{
+    /* a checkpoint writes the log into the database and syncs it */
+    if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL) != SQLITE_OK)
+        return db_error(k, err, "cannot write to disk");
+    return true;
 }
 
 void obia_deid_keys_uid_key(const obia_deid_keys *k, uint8_t key[32])

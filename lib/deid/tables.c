@@ -31,14 +31,12 @@ const deid_safe_attr *deid_safe_attr_find(uint32_t tag)
         else
             hi = mid;
     }
-    if (lo < deid_safe_attr_count && deid_safe_attrs[lo].tag == tag &&
-        deid_safe_attrs[lo].mask == 0xFFFFFFFFu)
+    if (lo < deid_safe_attr_count && deid_safe_attrs[lo].tag == tag)
         return &deid_safe_attrs[lo];
     /* repeating groups (60xx,0010 ...) are few: scan them */
-    for (size_t i = 0; i < deid_safe_attr_count; i++)
-        if (deid_safe_attrs[i].mask != 0xFFFFFFFFu &&
-            (tag & deid_safe_attrs[i].mask) == deid_safe_attrs[i].tag)
-            return &deid_safe_attrs[i];
+    for (size_t i = 0; i < deid_safe_attr_pattern_count; i++)
+        if ((tag & deid_safe_attr_patterns[i].mask) == deid_safe_attr_patterns[i].tag)
+            return &deid_safe_attr_patterns[i];
     return NULL;
 }
 

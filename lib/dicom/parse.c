@@ -770,15 +770,26 @@ obia_file *obia_file_read(const char *path, const obia_read_options *opt, obia_e
         return NULL;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        obia_error_set(err, OBIA_E_IO, "cannot stat: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
         obia_error_set(err, OBIA_E_IO, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
         close(fd);
         return NULL;
     }
+    obia_read_options o;
+    if (opt)
+        o = *opt;
+    else
+        obia_read_options_init(&o);
     size_t len = (size_t)st.st_size;
     void *map = NULL;
     if (len) {
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* a whole read touches every page: fault them in at once */
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (o.header_only ? 0 : MAP_POPULATE), fd, 0);
         if (map == MAP_FAILED) {
             obia_error_set(err, OBIA_E_IO, "cannot map: %s", strerror(errno));
             close(fd);
@@ -786,11 +797,6 @@ obia_file *obia_file_read(const char *path, const obia_read_options *opt, obia_e
         }
     }
     close(fd);
-    obia_read_options o;
-    if (opt)
-        o = *opt;
-    else
-        obia_read_options_init(&o);
     obia_file *f = obia_file_parse(map ? map : (const uint8_t *)"", len, &o, err);
     if (!f) {
         if (map)

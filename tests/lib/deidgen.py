@@ -271,7 +271,7 @@ def values_of(elem):
     return [str(v)]
 
 
-def _swap(data, width):
+def swap_bytes(data, width):
     if len(data) % width:
         return data
     if width == 2:
@@ -308,26 +308,11 @@ def save(ds, path, ts):
         for _p, _d, elem in walk(ds):
             w = SWAP_WIDTH.get(elem.VR)
             if w and isinstance(elem.value, bytes):
-                elem.value = _swap(elem.value, w)
+                elem.value = swap_bytes(elem.value, w)
     ds.file_meta.TransferSyntaxUID = ts
     ds.is_little_endian = target_little
     ds.is_implicit_VR = target_implicit
     pydicom.dcmwrite(path, ds, write_like_original=False)
-
-
-def pixel_values(ds):
-    """PixelData of a native dataset as a tuple of integers by the
-    dataset's byte order and BitsAllocated (bytes as is for 8 bits or
-    encapsulated data)."""
-    data = ds.PixelData
-    bits = int(ds.get("BitsAllocated", 8))
-    if bits == 16 and len(data) % 2 == 0:
-        fmt = ("<" if ds.is_little_endian else ">") + "%dH" % (len(data) // 2)
-        return struct.unpack(fmt, data)
-    if bits == 32 and len(data) % 4 == 0:
-        fmt = ("<" if ds.is_little_endian else ">") + "%dI" % (len(data) // 4)
-        return struct.unpack(fmt, data)
-    return data
 
 
 # --------------------------------------------------------------------------
