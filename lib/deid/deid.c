@@ -287,6 +287,13 @@ static bool recurse(walk *w, const obia_element *el, uint32_t tag)
     return !w->failed;
 }
 
+/* Sequences of Table E.1-1 with X/Z, X/D or X/Z/D that are Type 2 in the
+ * IODs that use them: emptied rather than removed. */
+static bool type2_sequence(uint32_t tag)
+{
+    return tag == TAG(0x0040, 0x0555);   /* AcquisitionContextSequence */
+}
+
 static bool apply(walk *w, obia_dataset *ds, uint32_t tag, deid_action a, unsigned cleaners)
 {
     const obia_element *el = obia_dataset_get(ds, tag);
@@ -297,8 +304,18 @@ static bool apply(walk *w, obia_dataset *ds, uint32_t tag, deid_action a, unsign
             obia_dataset_remove(ds, tag);
             act(w, tag, 'X');
             return true;
-        case DEID_ACT_Z: case DEID_ACT_XZ: case DEID_ACT_ZD: case DEID_ACT_XD: case DEID_ACT_XZD:
-        case DEID_ACT_D:
+        case DEID_ACT_XZ:
+        case DEID_ACT_XD:
+        case DEID_ACT_XZD:
+            /* An empty sequence is valid only where the sequence is Type 2;
+             * elsewhere (Type 3, the usual case) removing it is. */
+            if (!type2_sequence(tag)) {
+                obia_dataset_remove(ds, tag);
+                act(w, tag, 'X');
+                return true;
+            }
+            /* fall through */
+        case DEID_ACT_Z: case DEID_ACT_ZD: case DEID_ACT_D:
             /* a dummy sequence would have to keep items; the content of
              * these sequences is identifying as a whole (institution codes,
              * operators, SR content), so it goes */
@@ -397,6 +414,36 @@ static bool looks_like_date(const uint8_t *p, size_t n)
            (p[0] == '2' || p[1] == '9') && deid_shift_da(p, 8, 0, tmp);
 }
 
+/* One decimal number: [+-]digits[.digits][(e|E)[+-]digits], with at least
+ * one digit before the exponent. A phone number (digits with dashes) or a
+ * UID (several dots) is not one. */
+static bool is_number(const uint8_t *p, size_t n)
+{
+    size_t i = 0, digits = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++, digits++;
+    if (i < n && p[i] == '.') {
+        i++;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++, digits++;
+    }
+    if (!digits)
+        return false;
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        size_t exp = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++, exp++;
+        if (!exp)
+            return false;
+    }
+    return i == n;
+}
+
 /* Whether a private dictionary name says the value is a date, time stamp
  * or identifier, which a number can be. */
 static bool named_identifying(const obia_dataset *ds, uint32_t tag)
@@ -427,10 +474,10 @@ static bool named_identifying(const obia_dataset *ds, uint32_t tag)
     return false;
 }
 
-/* Purely numeric: a binary numeric VR, or text of digits, signs, decimal
- * points, exponents, backslashes and spaces with at least one digit -- but
- * not dates and times (by VR, or a value that reads as a date), nor what the
- * private dictionary names a date, time stamp or identifier. */
+/* Purely numeric: a binary numeric VR, or text whose every value is one
+ * decimal number -- but not dates and times (by VR, or a value that reads as
+ * a date), nor what the private dictionary names a date, time stamp or
+ * identifier. */
 static bool numeric_value(const obia_dataset *ds, const obia_element *el)
 {
     if (named_identifying(ds, obia_element_tag(el)))
@@ -451,28 +498,26 @@ static bool numeric_value(const obia_dataset *ds, const obia_element *el)
         return false;
     const uint8_t *p = obia_element_bytes(el);
     size_t n = obia_element_length(el);
-    bool digit = false;
+    bool any = false;
     size_t start = 0;
     for (size_t i = 0; i <= n; i++) {
-        uint8_t b = i < n ? p[i] : '\\';
-        if (b >= '0' && b <= '9') {
-            digit = true;
-        } else if (b == '\\') {
-            const uint8_t *v = p + start;
-            size_t len = i - start;
-            while (len && (*v == ' ' || *v == '+'))
-                v++, len--;
-            while (len && (v[len - 1] == ' ' || v[len - 1] == 0))
-                len--;
-            if (looks_like_date(v, len))
+        if (i < n && p[i] != '\\')
+            continue;
+        const uint8_t *v = p + start;
+        size_t len = i - start;
+        while (len && *v == ' ')
+            v++, len--;
+        while (len && (v[len - 1] == ' ' || v[len - 1] == 0))
+            len--;
+        if (len) {
+            bool plus = *v == '+';
+            if (!is_number(v, len) || looks_like_date(v + plus, len - plus))
                 return false;
-            start = i + 1;
-        } else if (!(b == '+' || b == '-' || b == '.' || b == 'e' || b == 'E' || b == ' ' ||
-                     (b == 0 && i == n - 1))) {
-            return false;
+            any = true;
         }
+        start = i + 1;
     }
-    return digit;
+    return any;
 }
 
 static bool process_private(walk *w, obia_dataset *ds, uint32_t tag)
@@ -564,14 +609,18 @@ static bool process_dataset(walk *w, obia_dataset *ds, int depth)
         } else {
             /* Outside Table E.1-1: the allow-list keeps (or cleans) an
              * attribute; any other attribute of the dictionary is kept
-             * present but empty, so that a Type 2 attribute stays valid;
-             * what the dictionary does not know goes. */
+             * present but empty, so that a Type 2 attribute stays valid,
+             * except sequences, which an empty value would make invalid
+             * where they are Type 3; what the dictionary does not know
+             * goes. */
             const deid_safe_attr *sa = deid_safe_attr_find(tag);
             if (sa && sa->clean && obia_vr_is_string(obia_element_vr(el))) {
                 clean_text(w, ds, el, tag, obia_element_vr(el));
                 continue;
             }
-            a = (sa || essential(tag)) ? DEID_ACT_K : obia_dict_lookup(tag) ? DEID_ACT_Z : DEID_ACT_X;
+            a = (sa || essential(tag)) ? DEID_ACT_K
+                : (obia_dict_lookup(tag) && obia_element_vr(el) != OBIA_VR_SQ) ? DEID_ACT_Z
+                                                                             : DEID_ACT_X;
         }
         if (a == DEID_ACT_K && obia_element_vr(el) == OBIA_VR_SQ)
             recurse(w, el, tag);

@@ -55,11 +55,10 @@ keys file gives other UIDs. Both keys files are created with mode 0600
 Environment (set by CTest): OBIA (the obia binary), OBIA_SHARED_TESTDATA
 (preferred corpus), OBIA_TEST_DATA (fallback). Exit status 0 = pass, 1 =
 fail (also when `obia deid` does not exist), 77 = skipped (no pydicom,
-DCMTK, dciodvfy, corpus or PS3.15 tables).
+DCMTK, dciodvfy, corpus or PS3.15 tables). OBIA_KEEP_TMP=1 keeps the
+inputs and outputs for inspection.
 """
 
-import collections
-import datetime
 import logging
 import os
 import re
