@@ -21,6 +21,14 @@ int cmd_deid(int argc, char **argv);
 typedef void (*cli_file_fn)(void *ctx, const char *file);
 int cli_walk(const char *command, const char *path, cli_file_fn fn, void *ctx);
 
+/* The next option of argv from *i on, advancing *i; NULL where the options
+ * end: at the first operand (left in argv[*i]) or after "--". */
+const char *cli_next_option(int argc, char **argv, int *i);
+/* The value of an option that takes one (argv[*i], advancing *i), or NULL
+ * after printing a usage error. */
+const char *cli_option_value(const char *command, const char *option, int argc, char **argv,
+                             int *i);
+
 /* Print the help page of a command (or the overview for NULL); false if none. */
 bool cli_print_help(const char *command, bool to_stderr);
 /* "obia CMD: usage error: ..." then a hint; returns 2. */

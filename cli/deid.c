@@ -23,8 +23,9 @@ typedef struct run {
     size_t next_job;          /* next file to take */
     size_t next_line;         /* next report line to write, in input order */
     char **lines;             /* finished lines waiting for their turn */
+    size_t *first_of;         /* the earliest input with the same SOP Instance UID */
     pthread_mutex_t lock;     /* guards the fields above, the keys and stderr */
-    int written, flagged, errors;
+    int written, flagged, errors, duplicates;
 } run;
 
 typedef struct worker {
@@ -178,6 +179,13 @@ static void deid_one(worker *w, size_t i)
     const char *path = r->files[i];
     obia_error err;
     obia_error_clear(&err);
+    if (r->first_of[i] != i) {
+        /* the same instance again (the same image in another transfer
+         * syntax, a copy): the first one stands */
+        report_line(w, path, "duplicate", r->files[r->first_of[i]], NULL);
+        finish(w, i, "duplicate", &r->duplicates);
+        return;
+    }
     obia_buf_reset(&w->actions);
     w->nactions = 0;
     obia_file *f = obia_file_read(path, NULL, &err);
@@ -240,6 +248,57 @@ static void *work(void *arg)
     }
 }
 
+/* Inputs holding an instance already seen, by its SOP Instance UID, read
+ * from each header: the first in input order is de-identified, the others
+ * reported as its duplicates, whatever the order the workers finish in. */
+typedef struct uid_index {
+    char *uid;
+    size_t index;
+} uid_index;
+
+static int uid_index_cmp(const void *a, const void *b)
+{
+    const uid_index *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static bool find_duplicates(run *r)
+{
+    r->first_of = malloc((r->nfiles ? r->nfiles : 1) * sizeof *r->first_of);
+    uid_index *ix = malloc((r->nfiles ? r->nfiles : 1) * sizeof *ix);
+    if (!r->first_of || !ix) {
+        free(ix);
+        return false;
+    }
+    obia_read_options opt;
+    obia_read_options_init(&opt);
+    opt.header_only = true;
+    obia_buf uid;
+    obia_buf_init(&uid, 1u << 10);
+    size_t n = 0;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        r->first_of[i] = i;
+        obia_error err;
+        obia_file *f = obia_file_read(r->files[i], &opt, &err);
+        if (!f)
+            continue;   /* its error is reported by the main pass */
+        const char *u = obia_dataset_get_cstr(obia_file_dataset(f), OBIA_TAG(0x0008, 0x0018), &uid);
+        if (u && *u && (ix[n].uid = strdup(u)) != NULL)
+            ix[n++].index = i;
+        obia_file_free(f);
+    }
+    obia_buf_free(&uid);
+    qsort(ix, n, sizeof *ix, uid_index_cmp);
+    for (size_t k = 1; k < n; k++)
+        if (strcmp(ix[k].uid, ix[k - 1].uid) == 0)
+            r->first_of[ix[k].index] = r->first_of[ix[k - 1].index];
+    for (size_t k = 0; k < n; k++)
+        free(ix[k].uid);
+    free(ix);
+    return true;
+}
+
 static void add_file(void *ctx, const char *path)
 {
     run *r = ctx;
@@ -265,24 +324,16 @@ int cmd_deid(int argc, char **argv)
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned on = 0, off = 0;
     int first = 1;
-    for (; first < argc; first++) {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
-        const char *val = first + 1 < argc ? argv[first + 1] : NULL;
+    for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
         bool takes = strcmp(a, "--out") == 0 || strcmp(a, "--keys") == 0 ||
                      strcmp(a, "--profile") == 0 || strcmp(a, "--option") == 0 ||
                      strcmp(a, "--no-option") == 0 || strcmp(a, "--report") == 0 ||
                      strcmp(a, "--jobs") == 0;
         if (!takes)
             return cli_usage_error("deid", "unknown option '%s'", a);
+        const char *val = cli_option_value("deid", a, argc, argv, &first);
         if (!val)
-            return cli_usage_error("deid", "%s needs a value", a);
-        first++;
+            return 2;
         if (strcmp(a, "--out") == 0) {
             r.out_dir = val;
         } else if (strcmp(a, "--keys") == 0) {
@@ -350,7 +401,7 @@ int cmd_deid(int argc, char **argv)
     for (int i = first; i < argc; i++)
         problems += cli_walk("deid", argv[i], add_file, &r);
     r.lines = calloc(r.nfiles ? r.nfiles : 1, sizeof *r.lines);
-    if (!r.lines) {
+    if (!r.lines || !find_duplicates(&r)) {
         fprintf(stderr, "obia deid: out of memory\n");
         return 1;
     }
@@ -399,8 +450,9 @@ int cmd_deid(int argc, char **argv)
         free(r.files[i]);
     free(r.files);
     free(r.lines);
+    free(r.first_of);
     obia_deid_keys_close(keys);
-    fprintf(stderr, "obia deid: %d written, %d flagged, %d failed; report %s\n", r.written,
-            r.flagged, r.errors + problems, report_path);
+    fprintf(stderr, "obia deid: %d written, %d flagged, %d duplicates, %d failed; report %s\n",
+            r.written, r.flagged, r.duplicates, r.errors + problems, report_path);
     return (r.errors || problems || !ok) ? 1 : 0;
 }

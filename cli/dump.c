@@ -10,14 +10,7 @@ int cmd_dump(int argc, char **argv)
     bool json = false, pretty = false, meta = false, no_pixels = false, full = false,
          show_warnings = false;
     int first = 1;
-    for (; first < argc; first++) {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
+    for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
         if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--pretty") == 0)

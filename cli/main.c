@@ -24,6 +24,31 @@ bool cli_print_help(const char *command, bool to_stderr)
     return false;
 }
 
+const char *cli_next_option(int argc, char **argv, int *i)
+{
+    if (*i >= argc)
+        return NULL;
+    const char *a = argv[*i];
+    if (strcmp(a, "--") == 0) {
+        (*i)++;
+        return NULL;
+    }
+    if (a[0] != '-' || a[1] == '\0')
+        return NULL;
+    (*i)++;
+    return a;
+}
+
+const char *cli_option_value(const char *command, const char *option, int argc, char **argv,
+                             int *i)
+{
+    if (*i >= argc) {
+        cli_usage_error(command, "%s needs a value", option);
+        return NULL;
+    }
+    return argv[(*i)++];
+}
+
 int cli_usage_error(const char *command, const char *fmt, ...)
 {
     va_list ap;

@@ -98,14 +98,7 @@ int cmd_scan(int argc, char **argv)
     memset(&sc, 0, sizeof sc);
     bool header = true;
     int first = 1;
-    for (; first < argc; first++) {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
+    for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
         if (strcmp(a, "--no-header") == 0)
             header = false;
         else if (strcmp(a, "--warnings") == 0)

@@ -183,26 +183,57 @@ static bool set_dummy(walk *w, obia_dataset *ds, uint32_t tag, obia_vr vr)
     return set_raw(w, ds, tag, vr, zeros, size);
 }
 
+/* The values of a text element one by one, without their surrounding
+ * spaces and NUL padding: *pos starts at 0; false when there are no more. */
+typedef struct values {
+    const uint8_t *p;
+    size_t n;
+    size_t pos;
+    bool done;
+} values;
+
+static values values_of(const obia_element *el)
+{
+    return (values){obia_element_bytes(el), obia_element_length(el), 0, false};
+}
+
+static bool next_value(values *it, const uint8_t **v, size_t *len, bool *first)
+{
+    if (it->done)
+        return false;
+    *first = it->pos == 0;
+    size_t i = it->pos;
+    while (i < it->n && it->p[i] != '\\')
+        i++;
+    const uint8_t *s = it->p + it->pos;
+    size_t k = i - it->pos;
+    while (k && (*s == ' ' || *s == 0))
+        s++, k--;
+    while (k && (s[k - 1] == ' ' || s[k - 1] == 0))
+        k--;
+    *v = s;
+    *len = k;
+    if (i >= it->n)
+        it->done = true;
+    it->pos = i + 1;
+    return true;
+}
+
 static bool map_uids(walk *w, obia_dataset *ds, const obia_element *el, uint32_t tag)
 {
-    const uint8_t *p = obia_element_bytes(el);
-    size_t n = obia_element_length(el);
     obia_buf_reset(&w->tmp);
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && p[i] != '\\')
-            continue;
-        size_t len = i - start;
-        while (len && (p[start + len - 1] == 0 || p[start + len - 1] == ' '))
-            len--;
-        if (start)
+    values it = values_of(el);
+    const uint8_t *v;
+    size_t len;
+    bool first;
+    while (next_value(&it, &v, &len, &first)) {
+        if (!first)
             obia_buf_append_byte(&w->tmp, '\\');
         if (len) {
             char uid[64];
-            obia_deid_map_uid(w->cfg->uid_key, (const char *)p + start, len, uid);
+            obia_deid_map_uid(w->cfg->uid_key, (const char *)v, len, uid);
             obia_buf_append_str(&w->tmp, uid);
         }
-        start = i + 1;
     }
     if (w->tmp.failed)
         return fail_oom(w);
@@ -211,24 +242,13 @@ static bool map_uids(walk *w, obia_dataset *ds, const obia_element *el, uint32_t
 
 static bool shift_dates(walk *w, obia_dataset *ds, const obia_element *el, uint32_t tag, obia_vr vr)
 {
-    const uint8_t *p = obia_element_bytes(el);
-    size_t n = obia_element_length(el);
-    while (n && (p[n - 1] == ' ' || p[n - 1] == 0))
-        n--;
     obia_buf_reset(&w->tmp);
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && p[i] != '\\')
-            continue;
-        const uint8_t *v = p + start;
-        size_t len = i - start;
-        while (len && *v == ' ') {
-            v++;
-            len--;
-        }
-        while (len && v[len - 1] == ' ')
-            len--;
-        if (start)
+    values it = values_of(el);
+    const uint8_t *v;
+    size_t len;
+    bool first;
+    while (next_value(&it, &v, &len, &first)) {
+        if (!first)
             obia_buf_append_byte(&w->tmp, '\\');
         char da[9];
         if (len == 0) {
@@ -244,7 +264,6 @@ static bool shift_dates(walk *w, obia_dataset *ds, const obia_element *el, uint3
             act(w, tag, 'Z');
             return set_raw(w, ds, tag, vr, "", 0);
         }
-        start = i + 1;
     }
     if (w->tmp.failed)
         return fail_oom(w);
@@ -496,26 +515,17 @@ static bool numeric_value(const obia_dataset *ds, const obia_element *el)
     }
     if (obia_element_is_encapsulated(el))
         return false;
-    const uint8_t *p = obia_element_bytes(el);
-    size_t n = obia_element_length(el);
-    bool any = false;
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && p[i] != '\\')
+    values it = values_of(el);
+    const uint8_t *v;
+    size_t len;
+    bool first, any = false;
+    while (next_value(&it, &v, &len, &first)) {
+        if (!len)
             continue;
-        const uint8_t *v = p + start;
-        size_t len = i - start;
-        while (len && *v == ' ')
-            v++, len--;
-        while (len && (v[len - 1] == ' ' || v[len - 1] == 0))
-            len--;
-        if (len) {
-            bool plus = *v == '+';
-            if (!is_number(v, len) || looks_like_date(v + plus, len - plus))
-                return false;
-            any = true;
-        }
-        start = i + 1;
+        bool plus = *v == '+';
+        if (!is_number(v, len) || looks_like_date(v + plus, len - plus))
+            return false;
+        any = true;
     }
     return any;
 }
@@ -907,23 +917,13 @@ static bool has_value(const obia_dataset *ds, uint32_t tag, const char *word)
     const obia_element *el = obia_dataset_get(ds, tag);
     if (!el)
         return false;
-    const uint8_t *p = obia_element_bytes(el);
-    size_t n = obia_element_length(el), k = strlen(word), start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && p[i] != '\\')
-            continue;
-        const uint8_t *v = p + start;
-        size_t len = i - start;
-        while (len && (*v == ' ')) {
-            v++;
-            len--;
-        }
-        while (len && (v[len - 1] == ' ' || v[len - 1] == 0))
-            len--;
+    values it = values_of(el);
+    const uint8_t *v;
+    size_t len, k = strlen(word);
+    bool first;
+    while (next_value(&it, &v, &len, &first))
         if (len == k && memcmp(v, word, k) == 0)
             return true;
-        start = i + 1;
-    }
     return false;
 }
 

@@ -548,6 +548,25 @@ static obia_vr default_vr(const obia_dataset *ds, uint32_t tag, obia_vr vr)
     return obia__resolve_ambiguous(ds, tag, vr, false, false);
 }
 
+/* The element of tag, inserted or emptied of its old value, with vr. */
+static obia_element *fresh_slot(obia_dataset *ds, uint32_t tag, obia_vr vr, obia_error *err)
+{
+    bool existed;
+    obia_element *el = obia__dataset_slot(ds, tag, &existed);
+    if (!el) {
+        obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (existed)
+        obia__element_clear(el);
+    el->vr = (uint8_t)vr;
+    el->flags = 0;
+    el->length = 0;
+    el->value = NULL;
+    el->offset = 0;
+    return el;
+}
+
 static bool set_raw(obia_dataset *ds, uint32_t tag, obia_vr vr, const void *p, size_t n,
                     obia_error *err)
 {
@@ -567,17 +586,11 @@ static bool set_raw(obia_dataset *ds, uint32_t tag, obia_vr vr, const void *p, s
     void *copy = obia_arena_memdup(ds->arena, p, n);
     if (!copy)
         return obia_error_set(err, OBIA_E_NOMEM, "out of memory");
-    bool existed;
-    obia_element *el = obia__dataset_slot(ds, tag, &existed);
+    obia_element *el = fresh_slot(ds, tag, vr, err);
     if (!el)
-        return obia_error_set(err, OBIA_E_NOMEM, "out of memory");
-    if (existed)
-        obia__element_clear(el);
-    el->vr = (uint8_t)vr;
-    el->flags = 0;
+        return false;
     el->length = (uint32_t)n;
     el->value = copy;
-    el->offset = 0;
     return true;
 }
 
@@ -586,18 +599,7 @@ bool obia_dataset_set_empty_sequence(obia_dataset *ds, uint32_t tag, obia_error 
     if (OBIA_GROUP(tag) == 0xFFFE)
         return obia_error_set_at(err, OBIA_E_ARG, tag, OBIA_NO_OFFSET,
                                  "items and delimiters are not elements");
-    bool existed;
-    obia_element *el = obia__dataset_slot(ds, tag, &existed);
-    if (!el)
-        return obia_error_set(err, OBIA_E_NOMEM, "out of memory");
-    if (existed)
-        obia__element_clear(el);
-    el->vr = (uint8_t)OBIA_VR_SQ;
-    el->flags = 0;
-    el->length = 0;
-    el->value = NULL;
-    el->offset = 0;
-    return true;
+    return fresh_slot(ds, tag, OBIA_VR_SQ, err) != NULL;
 }
 
 bool obia_dataset_set_bytes(obia_dataset *ds, uint32_t tag, obia_vr vr, const void *p, size_t n,

@@ -101,6 +101,27 @@ check "scan keeps a value with tab and newline on one line" '[ $(wc -l < "$tmp/s
 "$OBIA" scan 2> "$tmp/e"; rc=$?
 check "scan without PATH exits 2" '[ $rc -eq 2 ]'
 
+# --- deid: layout, keys file, duplicates, report without original values, errors
+mkdir -p "$tmp/din" && cp "$ct" "$tmp/din/a.dcm" && cp "$ct" "$tmp/din/b.dcm" && cp "$mr" "$tmp/din/c.dcm"
+printf 'not dicom' > "$tmp/din/d.txt"
+"$OBIA" deid --out "$tmp/dout" --keys "$tmp/k.db" --jobs 2 "$tmp/din" > /dev/null 2> "$tmp/err"; rc=$?
+check "deid exits 1 when a file is not DICOM" '[ $rc -eq 1 ] && grep -q "d.txt: at offset 0: not DICOM" "$tmp/err"'
+check "deid keys file is mode 600" '[ "$(stat -c %a "$tmp/k.db")" = 600 ]'
+rep="$tmp/dout/deid-report.jsonl"
+check "deid report: one line per input, in input order" '[ "$(/usr/bin/python3 -c "import json,sys; print(\" \".join(next(k for k in (\"output\",\"duplicate\",\"flagged\",\"error\") if k in json.loads(l)) for l in open(sys.argv[1])))" "$rep")" = "output duplicate flagged error" ]'
+check "deid flags MR_small (ImageType SECONDARY, no statement)" 'grep -q "\"flagged\":\"ImageType says SECONDARY" "$rep"'
+check "deid files under DIR/individual/study/series/instance.dcm" '[ $(find "$tmp/dout" -name "*.dcm" | wc -l) -eq 1 ] && find "$tmp/dout" -name "*.dcm" | grep -Eq "/I000001/2\.25\.[0-9]+/2\.25\.[0-9]+/2\.25\.[0-9]+\.dcm$"'
+check "deid: no original name or UID in outputs or report" '! grep -rqa -e "CompressedSamples" -e "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322" "$tmp/dout"'
+"$OBIA" deid --out "$tmp/dout2" --keys "$tmp/k.db" "$tmp/din/a.dcm" 2> /dev/null; rc=$?
+check "deid again with the same keys: same output path" '[ $rc -eq 0 ] && [ "$(cd "$tmp/dout" && find . -name "*.dcm")" = "$(cd "$tmp/dout2" && find . -name "*.dcm")" ]'
+"$OBIA" deid --keys "$tmp/k.db" "$ct" 2> "$tmp/e"; rc=$?
+check "deid without --out exits 2" '[ $rc -eq 2 ] && grep -q -- "--out DIR is required" "$tmp/e"'
+"$OBIA" deid --out "$tmp/x" --option no-such-option "$ct" 2> "$tmp/e"; rc=$?
+check "deid with an unknown option name exits 2" '[ $rc -eq 2 ] && grep -q "unknown option name" "$tmp/e"'
+chmod 644 "$tmp/k.db"
+"$OBIA" deid --out "$tmp/dout3" --keys "$tmp/k.db" "$ct" 2> "$tmp/e"; rc=$?
+check "deid refuses a keys file others can read" '[ $rc -eq 1 ] && grep -q "readable by others" "$tmp/e"'
+
 # --- hostile inputs: every malformed/truncated file, and random bytes, never crash;
 # under valgrind when available (skipped in the sanitizer build, which checks the same)
 malformed=()
