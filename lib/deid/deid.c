@@ -499,35 +499,36 @@ static bool named_identifying(const obia_dataset *ds, uint32_t tag)
  * identifier. */
 static bool numeric_value(const obia_dataset *ds, const obia_element *el)
 {
-    if (named_identifying(ds, obia_element_tag(el)))
-        return false;
     obia_vr vr = obia_element_vr(el);
+    bool number;
     switch (vr) {
     case OBIA_VR_US: case OBIA_VR_SS: case OBIA_VR_UL: case OBIA_VR_SL: case OBIA_VR_UV:
     case OBIA_VR_SV: case OBIA_VR_FL: case OBIA_VR_FD: case OBIA_VR_OF: case OBIA_VR_OD:
     case OBIA_VR_OL: case OBIA_VR_OV:
-        return true;
+        number = true;
+        break;
     case OBIA_VR_SQ: case OBIA_VR_DA: case OBIA_VR_DT: case OBIA_VR_TM: case OBIA_VR_UI:
     case OBIA_VR_AT:
         return false;
-    default:
-        break;
-    }
-    if (obia_element_is_encapsulated(el))
-        return false;
-    values it = values_of(el);
-    const uint8_t *v;
-    size_t len;
-    bool first, any = false;
-    while (next_value(&it, &v, &len, &first)) {
-        if (!len)
-            continue;
-        bool plus = *v == '+';
-        if (!is_number(v, len) || looks_like_date(v + plus, len - plus))
+    default: {
+        if (obia_element_is_encapsulated(el))
             return false;
-        any = true;
+        values it = values_of(el);
+        const uint8_t *v;
+        size_t len;
+        bool first;
+        number = false;
+        while (next_value(&it, &v, &len, &first)) {
+            if (!len)
+                continue;
+            bool plus = *v == '+';
+            if (!is_number(v, len) || looks_like_date(v + plus, len - plus))
+                return false;
+            number = true;
+        }
     }
-    return any;
+    }
+    return number && !named_identifying(ds, obia_element_tag(el));
 }
 
 static bool process_private(walk *w, obia_dataset *ds, uint32_t tag)
