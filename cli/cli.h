@@ -2,6 +2,9 @@
 #ifndef OBIA_CLI_H
 #define OBIA_CLI_H
 
+#include "obia/archive.h"
+#include "obia/catalog.h"
+
 #include <stdbool.h>
 
 struct command {
@@ -14,6 +17,12 @@ int cmd_dump(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_deid(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_collection(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* Call fn for every regular file of path: path itself, or the files below a
  * directory, in name order. Problems (unreadable directory, missing path)
@@ -28,6 +37,20 @@ const char *cli_next_option(int argc, char **argv, int *i);
  * after printing a usage error. */
 const char *cli_option_value(const char *command, const char *option, int argc, char **argv,
                              int *i);
+
+/* Catalog rows on stdout: JSON (an array of objects), blocks of
+ * "name value" lines (one object), or a tab-separated table with a header. */
+typedef struct cli_rows {
+    bool json;
+    bool blocks;
+    long count;
+} cli_rows;
+bool cli_rows_print(void *ctx, int ncols, const char *const *names, const char *const *values);
+void cli_rows_end(cli_rows *r);
+
+/* The archive (--archive DIR, $OBIA_ARCHIVE or ./obia-archive) and its
+ * catalog; NULL after printing why. */
+obia_catalog *cli_open_catalog(const char *command, const char *dir, obia_archive **archive);
 
 /* Print the help page of a command (or the overview for NULL); false if none. */
 bool cli_print_help(const char *command, bool to_stderr);

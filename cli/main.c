@@ -11,6 +11,12 @@ static const struct command commands[] = {
     {"scan", cmd_scan, "one line of identifying attributes per DICOM file, from its header"},
     {"convert", cmd_convert, "rewrite a DICOM file in another transfer syntax"},
     {"deid", cmd_deid, "de-identify DICOM files (PS3.15 Annex E with options)"},
+    {"init", cmd_init, "create an archive"},
+    {"config", cmd_config, "show the archive's configuration"},
+    {"collection", cmd_collection, "create, list and show collections"},
+    {"search", cmd_search, "find series by modality, body part, sex, age, disease or text"},
+    {"show", cmd_show, "show a collection, individual, study, series or image"},
+    {"stats", cmd_stats, "counts per modality, body part, sex, age band, disease, collection"},
 };
 
 bool cli_print_help(const char *command, bool to_stderr)

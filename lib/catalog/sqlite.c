@@ -1,0 +1,729 @@
+/* The SQLite backend of the catalog. The SQL is kept portable (no SQLite-only
+ * syntax in the queries) so that a PostgreSQL backend can share it. */
+#include "catalog_internal.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCHEMA_VERSION 1
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE counter (kind TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "INSERT INTO counter VALUES ('collection', 1), ('individual', 1), ('study', 1);"
+    "CREATE TABLE collection ("
+    "  id INTEGER PRIMARY KEY, accession TEXT NOT NULL UNIQUE, title TEXT NOT NULL,"
+    "  description TEXT, keywords TEXT, submitter TEXT,"
+    "  access TEXT NOT NULL DEFAULT 'open' CHECK (access IN ('open', 'controlled')),"
+    "  disease TEXT, bioproject TEXT, profile TEXT NOT NULL DEFAULT 'obia',"
+    "  status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'released')),"
+    "  created TEXT NOT NULL, released TEXT);"
+    "CREATE TABLE individual ("
+    "  id INTEGER PRIMARY KEY, accession TEXT NOT NULL UNIQUE,"
+    "  collection_id INTEGER NOT NULL REFERENCES collection (id),"
+    "  sex TEXT, age INTEGER, disease TEXT, diagnosis TEXT, pathological_type TEXT,"
+    "  medical_history TEXT, family_history TEXT, treatment TEXT, gsa_accession TEXT,"
+    "  created TEXT NOT NULL);"
+    "CREATE TABLE individual_extra ("
+    "  individual_id INTEGER NOT NULL REFERENCES individual (id), name TEXT NOT NULL,"
+    "  value TEXT NOT NULL, PRIMARY KEY (individual_id, name));"
+    "CREATE TABLE study ("
+    "  id INTEGER PRIMARY KEY, accession TEXT NOT NULL UNIQUE,"
+    "  individual_id INTEGER NOT NULL REFERENCES individual (id),"
+    "  study_uid TEXT NOT NULL UNIQUE, study_date TEXT, description TEXT, age_at_study TEXT,"
+    "  age_years INTEGER);"
+    "CREATE TABLE series ("
+    "  id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES study (id),"
+    "  series_uid TEXT NOT NULL UNIQUE, modality TEXT, body_part TEXT, description TEXT,"
+    "  series_number INTEGER, images INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE image ("
+    "  id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL REFERENCES series (id),"
+    "  sop_class_uid TEXT NOT NULL, sop_instance_uid TEXT NOT NULL UNIQUE,"
+    "  instance_number INTEGER, object_hash TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  transfer_syntax TEXT, rows_ INTEGER, columns_ INTEGER, frames INTEGER,"
+    "  ingested TEXT NOT NULL);"
+    "CREATE INDEX individual_collection ON individual (collection_id);"
+    "CREATE INDEX individual_sex ON individual (sex);"
+    "CREATE INDEX individual_age ON individual (age);"
+    "CREATE INDEX study_individual ON study (individual_id);"
+    "CREATE INDEX series_study ON series (study_id);"
+    "CREATE INDEX series_modality ON series (modality);"
+    "CREATE INDEX series_body_part ON series (body_part);"
+    "CREATE INDEX image_series ON image (series_id);"
+    "CREATE INDEX image_hash ON image (object_hash);",
+};
+
+typedef struct db {
+    sqlite3 *h;
+    char path[4096];
+    sqlite3_stmt *find_image, *find_series, *find_study, *add_image, *add_series, *add_study,
+        *bump_series, *collection_id, *individual_id, *next_counter, *bump_counter,
+        *add_individual, *add_collection, *individual_sex, *individual_age;
+} db;
+
+static bool fail(db *d, obia_error *err, const char *what)
+{
+    return obia_error_set(err, OBIA_E_IO, "catalog %s: %s: %s", d->path, what, sqlite3_errmsg(d->h));
+}
+
+static bool exec(db *d, const char *sql, obia_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        obia_error_set(err, OBIA_E_IO, "catalog %s: %s", d->path, msg ? msg : sqlite3_errmsg(d->h));
+        sqlite3_free(msg);
+        return false;
+    }
+    return true;
+}
+
+static void now_iso(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static bool prepare(db *d, sqlite3_stmt **st, const char *sql, obia_error *err)
+{
+    if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return fail(d, err, "cannot prepare a statement");
+    return true;
+}
+
+static void be_close(void *p)
+{
+    db *d = p;
+    if (!d)
+        return;
+    sqlite3_stmt **all[] = {&d->find_image, &d->find_series, &d->find_study, &d->add_image,
+                            &d->add_series, &d->add_study, &d->bump_series, &d->collection_id,
+                            &d->individual_id, &d->next_counter, &d->bump_counter,
+                            &d->add_individual, &d->add_collection, &d->individual_sex,
+                            &d->individual_age};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(*all[i]);
+    sqlite3_close(d->h);
+    free(d);
+}
+
+static void *be_open(const char *path, bool create, int *version, obia_error *err)
+{
+    db *d = calloc(1, sizeof *d);
+    if (!d) {
+        obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(d->path, sizeof d->path, "%s", path);
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
+        obia_error_set(err, OBIA_E_IO, "cannot open the catalog %s: %s", path,
+                       d->h ? sqlite3_errmsg(d->h) : "out of memory");
+        be_close(d);
+        return NULL;
+    }
+    sqlite3_busy_timeout(d->h, 30000);
+    bool ok = exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                   err);
+    /* schema version, migrated forward */
+    int v = 0;
+    sqlite3_stmt *st = NULL;
+    if (ok && sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (ok && v > SCHEMA_VERSION) {
+        obia_error_set(err, OBIA_E_UNSUPPORTED,
+                       "catalog %s has schema version %d, newer than this obia (%d)", path, v,
+                       SCHEMA_VERSION);
+        ok = false;
+    }
+    while (ok && v < SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", v + 1);
+        ok = exec(d, "BEGIN IMMEDIATE", err) && exec(d, migrations[v], err) && exec(d, sql, err) &&
+             exec(d, "COMMIT", err);
+        if (!ok)
+            sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+        v++;
+    }
+    ok = ok &&
+         prepare(d, &d->find_image,
+                 "SELECT object_hash FROM image WHERE sop_instance_uid = ?", err) &&
+         prepare(d, &d->find_series, "SELECT id FROM series WHERE series_uid = ?", err) &&
+         prepare(d, &d->find_study, "SELECT id, individual_id FROM study WHERE study_uid = ?", err) &&
+         prepare(d, &d->add_image,
+                 "INSERT INTO image (series_id, sop_class_uid, sop_instance_uid, instance_number, "
+                 "object_hash, size, transfer_syntax, rows_, columns_, frames, ingested) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 err) &&
+         prepare(d, &d->add_series,
+                 "INSERT INTO series (study_id, series_uid, modality, body_part, description, "
+                 "series_number) VALUES (?, ?, ?, ?, ?, ?)",
+                 err) &&
+         prepare(d, &d->add_study,
+                 "INSERT INTO study (accession, individual_id, study_uid, study_date, description, "
+                 "age_at_study, age_years) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 err) &&
+         prepare(d, &d->bump_series,
+                 "UPDATE series SET images = images + 1, bytes = bytes + ? WHERE id = ?", err) &&
+         prepare(d, &d->collection_id, "SELECT id, profile FROM collection WHERE accession = ?", err) &&
+         prepare(d, &d->individual_id,
+                 "SELECT i.id FROM individual i JOIN collection c ON c.id = i.collection_id "
+                 "WHERE i.accession = ? AND c.accession = ?",
+                 err) &&
+         prepare(d, &d->next_counter, "SELECT next FROM counter WHERE kind = ?", err) &&
+         prepare(d, &d->bump_counter, "UPDATE counter SET next = next + 1 WHERE kind = ?", err) &&
+         prepare(d, &d->add_individual,
+                 "INSERT INTO individual (accession, collection_id, created) VALUES (?, ?, ?)", err) &&
+         prepare(d, &d->add_collection,
+                 "INSERT INTO collection (accession, title, description, keywords, submitter, "
+                 "access, disease, bioproject, profile, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?)",
+                 err) &&
+         prepare(d, &d->individual_sex,
+                 "UPDATE individual SET sex = ? WHERE id = ? AND sex IS NULL", err) &&
+         prepare(d, &d->individual_age,
+                 "UPDATE individual SET age = ? WHERE id = ? AND (age IS NULL OR age > ?)", err);
+    if (!ok) {
+        be_close(d);
+        return NULL;
+    }
+    *version = v;
+    return d;
+}
+
+static bool be_begin(void *p, obia_error *err)
+{
+    return exec(p, "BEGIN IMMEDIATE", err);
+}
+
+static bool be_commit(void *p, obia_error *err)
+{
+    return exec(p, "COMMIT", err);
+}
+
+static void be_rollback(void *p)
+{
+    db *d = p;
+    sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* The next number of an accession kind, taken (in the caller's transaction). */
+static bool take_number(db *d, const char *kind, long long *n, obia_error *err)
+{
+    sqlite3_reset(d->next_counter);
+    sqlite3_bind_text(d->next_counter, 1, kind, -1, SQLITE_STATIC);
+    if (sqlite3_step(d->next_counter) != SQLITE_ROW) {
+        sqlite3_reset(d->next_counter);
+        return fail(d, err, "cannot allocate an accession");
+    }
+    *n = sqlite3_column_int64(d->next_counter, 0);
+    sqlite3_reset(d->next_counter);
+    sqlite3_reset(d->bump_counter);
+    sqlite3_bind_text(d->bump_counter, 1, kind, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(d->bump_counter) == SQLITE_DONE;
+    sqlite3_reset(d->bump_counter);
+    return ok || fail(d, err, "cannot allocate an accession");
+}
+
+static bool be_collection_create(void *p, const obia_collection_info *in, char accession[16],
+                                 obia_error *err)
+{
+    db *d = p;
+    long long n;
+    char now[32];
+    now_iso(now);
+    if (!exec(d, "BEGIN IMMEDIATE", err))
+        return false;
+    bool ok = take_number(d, "collection", &n, err);
+    if (ok) {
+        snprintf(accession, 16, "OBIA%04lld", n);
+        sqlite3_stmt *st = d->add_collection;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        bind_text(st, 1, accession);
+        bind_text(st, 2, in->title);
+        bind_text(st, 3, in->description);
+        bind_text(st, 4, in->keywords);
+        bind_text(st, 5, in->submitter);
+        bind_text(st, 6, in->access ? in->access : "open");
+        bind_text(st, 7, in->disease);
+        bind_text(st, 8, in->bioproject);
+        bind_text(st, 9, in->profile ? in->profile : "obia");
+        bind_text(st, 10, now);
+        ok = sqlite3_step(st) == SQLITE_DONE || fail(d, err, "cannot add the collection");
+        sqlite3_reset(st);
+    }
+    if (ok)
+        return exec(d, "COMMIT", err);
+    be_rollback(d);
+    return false;
+}
+
+static bool collection_row(db *d, const char *accession, long long *id, char profile[16],
+                           obia_error *err)
+{
+    sqlite3_reset(d->collection_id);
+    sqlite3_bind_text(d->collection_id, 1, accession, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(d->collection_id);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(d->collection_id, 0);
+        if (profile)
+            snprintf(profile, 16, "%s", (const char *)sqlite3_column_text(d->collection_id, 1));
+    }
+    sqlite3_reset(d->collection_id);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc == SQLITE_DONE)
+        return obia_error_set(err, OBIA_E_NOTFOUND, "no collection %s", accession);
+    return fail(d, err, "cannot read collections");
+}
+
+static bool be_collection_profile(void *p, const char *accession, char profile[16],
+                                  obia_error *err)
+{
+    long long id;
+    return collection_row(p, accession, &id, profile, err);
+}
+
+static bool be_individual_new(void *p, const char *collection, char accession[16], obia_error *err)
+{
+    db *d = p;
+    long long cid, n;
+    char now[32];
+    now_iso(now);
+    if (!collection_row(d, collection, &cid, NULL, err) || !take_number(d, "individual", &n, err))
+        return false;
+    snprintf(accession, 16, "I%06lld", n);
+    sqlite3_stmt *st = d->add_individual;
+    sqlite3_reset(st);
+    bind_text(st, 1, accession);
+    sqlite3_bind_int64(st, 2, cid);
+    bind_text(st, 3, now);
+    bool ok = sqlite3_step(st) == SQLITE_DONE || fail(d, err, "cannot add an individual");
+    sqlite3_reset(st);
+    return ok;
+}
+
+/* Whole years of a DICOM age string (045Y), or -1. */
+static int age_years(const char *as)
+{
+    if (!as || strlen(as) < 4)
+        return -1;
+    int n = atoi(as);
+    switch (as[3]) {
+    case 'Y': return n;
+    case 'M': return n / 12;
+    case 'W': return n / 52;
+    case 'D': return n / 365;
+    default: return -1;
+    }
+}
+
+static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_added *added,
+                         obia_error *err)
+{
+    db *d = p;
+    /* the same instance again? */
+    sqlite3_reset(d->find_image);
+    sqlite3_bind_text(d->find_image, 1, im->sop_instance_uid, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(d->find_image);
+    if (rc == SQLITE_ROW) {
+        bool same = strcmp((const char *)sqlite3_column_text(d->find_image, 0), im->object_hash) == 0;
+        sqlite3_reset(d->find_image);
+        *added = same ? OBIA_CATALOG_DUPLICATE : OBIA_CATALOG_CONFLICT;
+        return true;
+    }
+    sqlite3_reset(d->find_image);
+    if (rc != SQLITE_DONE)
+        return fail(d, err, "cannot look up an image");
+
+    /* the individual, in its collection */
+    sqlite3_reset(d->individual_id);
+    sqlite3_bind_text(d->individual_id, 1, im->individual, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(d->individual_id, 2, im->collection, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(d->individual_id);
+    long long iid = rc == SQLITE_ROW ? sqlite3_column_int64(d->individual_id, 0) : -1;
+    sqlite3_reset(d->individual_id);
+    if (iid < 0)
+        return obia_error_set(err, OBIA_E_NOTFOUND, "no individual %s in collection %s",
+                              im->individual, im->collection);
+    int years = age_years(im->age_at_study);
+    if (im->sex && *im->sex) {
+        sqlite3_reset(d->individual_sex);
+        bind_text(d->individual_sex, 1, im->sex);
+        sqlite3_bind_int64(d->individual_sex, 2, iid);
+        sqlite3_step(d->individual_sex);
+        sqlite3_reset(d->individual_sex);
+    }
+    if (years >= 0) {
+        /* the individual's age: at the first study */
+        sqlite3_reset(d->individual_age);
+        sqlite3_bind_int(d->individual_age, 1, years);
+        sqlite3_bind_int64(d->individual_age, 2, iid);
+        sqlite3_bind_int(d->individual_age, 3, years);
+        sqlite3_step(d->individual_age);
+        sqlite3_reset(d->individual_age);
+    }
+
+    /* the study */
+    sqlite3_reset(d->find_study);
+    sqlite3_bind_text(d->find_study, 1, im->study_uid, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(d->find_study);
+    long long sid = -1, owner = -1;
+    if (rc == SQLITE_ROW) {
+        sid = sqlite3_column_int64(d->find_study, 0);
+        owner = sqlite3_column_int64(d->find_study, 1);
+    }
+    sqlite3_reset(d->find_study);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(d, err, "cannot look up a study");
+    if (sid >= 0 && owner != iid) {
+        *added = OBIA_CATALOG_CONFLICT;   /* a study cannot belong to two individuals */
+        return true;
+    }
+    if (sid < 0) {
+        long long n;
+        if (!take_number(d, "study", &n, err))
+            return false;
+        char acc[16];
+        snprintf(acc, sizeof acc, "S%08lld", n);
+        sqlite3_stmt *st = d->add_study;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        bind_text(st, 1, acc);
+        sqlite3_bind_int64(st, 2, iid);
+        bind_text(st, 3, im->study_uid);
+        bind_text(st, 4, im->study_date);
+        bind_text(st, 5, im->study_description);
+        bind_text(st, 6, im->age_at_study);
+        if (years >= 0)
+            sqlite3_bind_int(st, 7, years);
+        bool ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+        if (!ok)
+            return fail(d, err, "cannot add a study");
+        sid = sqlite3_last_insert_rowid(d->h);
+    }
+
+    /* the series */
+    sqlite3_reset(d->find_series);
+    sqlite3_bind_text(d->find_series, 1, im->series_uid, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(d->find_series);
+    long long serid = rc == SQLITE_ROW ? sqlite3_column_int64(d->find_series, 0) : -1;
+    sqlite3_reset(d->find_series);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(d, err, "cannot look up a series");
+    if (serid < 0) {
+        sqlite3_stmt *st = d->add_series;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        sqlite3_bind_int64(st, 1, sid);
+        bind_text(st, 2, im->series_uid);
+        bind_text(st, 3, im->modality);
+        bind_text(st, 4, im->body_part);
+        bind_text(st, 5, im->series_description);
+        sqlite3_bind_int64(st, 6, im->series_number);
+        bool ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+        if (!ok)
+            return fail(d, err, "cannot add a series");
+        serid = sqlite3_last_insert_rowid(d->h);
+    }
+
+    char now[32];
+    now_iso(now);
+    sqlite3_stmt *st = d->add_image;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, serid);
+    bind_text(st, 2, im->sop_class_uid);
+    bind_text(st, 3, im->sop_instance_uid);
+    sqlite3_bind_int64(st, 4, im->instance_number);
+    bind_text(st, 5, im->object_hash);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)im->size);
+    bind_text(st, 7, im->transfer_syntax);
+    sqlite3_bind_int64(st, 8, im->rows);
+    sqlite3_bind_int64(st, 9, im->columns);
+    sqlite3_bind_int64(st, 10, im->frames);
+    bind_text(st, 11, now);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_reset(st);
+    if (!ok)
+        return fail(d, err, "cannot add an image");
+    sqlite3_reset(d->bump_series);
+    sqlite3_bind_int64(d->bump_series, 1, (sqlite3_int64)im->size);
+    sqlite3_bind_int64(d->bump_series, 2, serid);
+    ok = sqlite3_step(d->bump_series) == SQLITE_DONE;
+    sqlite3_reset(d->bump_series);
+    if (!ok)
+        return fail(d, err, "cannot count an image");
+    *added = OBIA_CATALOG_ADDED;
+    return true;
+}
+
+static const char *const clinical_columns[] = {"sex", "age", "disease", "diagnosis",
+                                               "pathological_type", "medical_history",
+                                               "family_history", "treatment"};
+
+static bool be_individual_set(void *p, const char *accession, const char *name, const char *value,
+                              obia_error *err)
+{
+    db *d = p;
+    const char *column = NULL;
+    for (size_t i = 0; i < sizeof clinical_columns / sizeof clinical_columns[0]; i++)
+        if (strcmp(clinical_columns[i], name) == 0)
+            column = clinical_columns[i];
+    char sql[256];
+    sqlite3_stmt *st = NULL;
+    if (column)
+        snprintf(sql, sizeof sql, "UPDATE individual SET %s = ? WHERE accession = ?", column);
+    else if (value && *value)
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO individual_extra (individual_id, name, value) "
+                 "SELECT id, ?3, ?1 FROM individual WHERE accession = ?2 "
+                 "ON CONFLICT (individual_id, name) DO UPDATE SET value = excluded.value");
+    else
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM individual_extra WHERE name = ?3 AND individual_id = "
+                 "(SELECT id FROM individual WHERE accession = ?2 AND ?1 IS NULL)");
+    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(d, err, "cannot prepare a statement");
+    if (column && strcmp(column, "age") == 0 && value && *value)
+        sqlite3_bind_int(st, 1, atoi(value));
+    else
+        bind_text(st, 1, value);
+    sqlite3_bind_text(st, 2, accession, -1, SQLITE_TRANSIENT);
+    if (!column)
+        sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    int changed = sqlite3_changes(d->h);
+    sqlite3_finalize(st);
+    if (!ok)
+        return fail(d, err, "cannot set a clinical field");
+    if (column && changed == 0)
+        return obia_error_set(err, OBIA_E_NOTFOUND, "no individual %s", accession);
+    return true;
+}
+
+/* Run a query, handing each row to fn. */
+static bool rows(db *d, sqlite3_stmt *st, obia_row_fn fn, void *ctx, bool *any, obia_error *err)
+{
+    int n = sqlite3_column_count(st);
+    const char *names[64], *values[64];
+    if (n > 64)
+        n = 64;
+    for (int i = 0; i < n; i++)
+        names[i] = sqlite3_column_name(st, i);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (any)
+            *any = true;
+        for (int i = 0; i < n; i++)
+            values[i] = (const char *)sqlite3_column_text(st, i);
+        if (!fn(ctx, n, names, values))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(d, err, "cannot read");
+    return true;
+}
+
+static bool run_query(db *d, const char *sql, const char *const *params, int nparams,
+                      obia_row_fn fn, void *ctx, bool *any, obia_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(d, err, "cannot prepare a query");
+    for (int i = 0; i < nparams; i++)
+        bind_text(st, i + 1, params[i]);
+    bool ok = rows(d, st, fn, ctx, any, err);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static bool be_collections(void *p, obia_row_fn fn, void *ctx, obia_error *err)
+{
+    static const char sql[] =
+        "SELECT c.accession, c.title, c.access, c.status, c.disease, c.profile, c.created, "
+        "(SELECT COUNT(*) FROM individual i WHERE i.collection_id = c.id) AS individuals, "
+        "(SELECT COUNT(*) FROM study s JOIN individual i ON i.id = s.individual_id "
+        " WHERE i.collection_id = c.id) AS studies, "
+        "(SELECT COUNT(*) FROM series r JOIN study s ON s.id = r.study_id JOIN individual i ON "
+        " i.id = s.individual_id WHERE i.collection_id = c.id) AS series, "
+        "(SELECT COALESCE(SUM(r.images), 0) FROM series r JOIN study s ON s.id = r.study_id JOIN "
+        " individual i ON i.id = s.individual_id WHERE i.collection_id = c.id) AS images "
+        "FROM collection c ORDER BY c.id";
+    return run_query(p, sql, NULL, 0, fn, ctx, NULL, err);
+}
+
+static bool be_search(void *p, const obia_catalog_query *q, obia_row_fn fn, void *ctx,
+                      obia_error *err)
+{
+    char sql[4096];
+    const char *params[16];
+    int np = 0;
+    char agemin[16], agemax[16], disease[300], text[300], limit[32];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT c.accession AS collection, i.accession AS individual, "
+                     "s.accession AS study, r.series_uid, r.modality, r.body_part, "
+                     "r.description AS series_description, s.description AS study_description, "
+                     "s.study_date, s.age_years AS age, i.sex, i.disease, r.images, r.bytes "
+                     "FROM series r JOIN study s ON s.id = r.study_id "
+                     "JOIN individual i ON i.id = s.individual_id "
+                     "JOIN collection c ON c.id = i.collection_id WHERE 1 = 1");
+    if (q->collection && *q->collection) {
+        n += snprintf(sql + n, sizeof sql - n, " AND c.accession = ?");
+        params[np++] = q->collection;
+    }
+    if (q->modality && *q->modality) {
+        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(r.modality) = UPPER(?)");
+        params[np++] = q->modality;
+    }
+    if (q->body_part && *q->body_part) {
+        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(r.body_part) = UPPER(?)");
+        params[np++] = q->body_part;
+    }
+    if (q->sex && *q->sex) {
+        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(i.sex) = UPPER(?)");
+        params[np++] = q->sex;
+    }
+    if (q->age_min >= 0) {
+        snprintf(agemin, sizeof agemin, "%d", q->age_min);
+        n += snprintf(sql + n, sizeof sql - n, " AND s.age_years >= CAST(? AS INTEGER)");
+        params[np++] = agemin;
+    }
+    if (q->age_max >= 0) {
+        snprintf(agemax, sizeof agemax, "%d", q->age_max);
+        n += snprintf(sql + n, sizeof sql - n, " AND s.age_years <= CAST(? AS INTEGER)");
+        params[np++] = agemax;
+    }
+    if (q->disease && *q->disease) {
+        snprintf(disease, sizeof disease, "%%%s%%", q->disease);
+        n += snprintf(sql + n, sizeof sql - n,
+                      " AND (LOWER(i.disease) LIKE LOWER(?) OR LOWER(c.disease) LIKE LOWER(?))");
+        params[np++] = disease;
+        params[np++] = disease;
+    }
+    if (q->text && *q->text) {
+        snprintf(text, sizeof text, "%%%s%%", q->text);
+        n += snprintf(sql + n, sizeof sql - n,
+                      " AND (LOWER(r.description) LIKE LOWER(?) OR LOWER(s.description) LIKE "
+                      "LOWER(?) OR LOWER(c.title) LIKE LOWER(?))");
+        params[np++] = text;
+        params[np++] = text;
+        params[np++] = text;
+    }
+    n += snprintf(sql + n, sizeof sql - n, " ORDER BY c.id, i.id, s.id, r.series_number, r.id");
+    if (q->limit > 0) {
+        snprintf(limit, sizeof limit, "%ld", q->limit);
+        n += snprintf(sql + n, sizeof sql - n, " LIMIT CAST(? AS INTEGER)");
+        params[np++] = limit;
+    }
+    return run_query(p, sql, params, np, fn, ctx, NULL, err);
+}
+
+static bool be_show(void *p, const char *key, obia_row_fn fn, void *ctx, obia_error *err)
+{
+    static const struct {
+        const char *sql;
+    } tries[] = {
+        {"SELECT 'collection' AS kind, c.*, (SELECT COUNT(*) FROM individual i WHERE "
+         "i.collection_id = c.id) AS individuals FROM collection c WHERE c.accession = ?"},
+        {"SELECT 'individual' AS kind, i.accession, c.accession AS collection, i.sex, i.age, "
+         "i.disease, i.diagnosis, i.pathological_type, i.medical_history, i.family_history, "
+         "i.treatment, i.gsa_accession, (SELECT GROUP_CONCAT(name || '=' || value, '; ') FROM "
+         "individual_extra x WHERE x.individual_id = i.id) AS extra, (SELECT COUNT(*) FROM study "
+         "s WHERE s.individual_id = i.id) AS studies FROM individual i JOIN collection c ON c.id "
+         "= i.collection_id WHERE i.accession = ?"},
+        {"SELECT 'study' AS kind, s.accession, s.study_uid, i.accession AS individual, "
+         "c.accession AS collection, s.study_date, s.description, s.age_at_study, (SELECT "
+         "COUNT(*) FROM series r WHERE r.study_id = s.id) AS series FROM study s JOIN individual "
+         "i ON i.id = s.individual_id JOIN collection c ON c.id = i.collection_id WHERE "
+         "s.accession = ? OR s.study_uid = ?1"},
+        {"SELECT 'series' AS kind, r.series_uid, s.accession AS study, i.accession AS "
+         "individual, c.accession AS collection, r.modality, r.body_part, r.description, "
+         "r.series_number, r.images, r.bytes FROM series r JOIN study s ON s.id = r.study_id "
+         "JOIN individual i ON i.id = s.individual_id JOIN collection c ON c.id = "
+         "i.collection_id WHERE r.series_uid = ?"},
+        {"SELECT 'image' AS kind, m.sop_instance_uid, m.sop_class_uid, r.series_uid, "
+         "s.accession AS study, i.accession AS individual, c.accession AS collection, "
+         "m.instance_number, m.object_hash, m.size, m.transfer_syntax, m.rows_ AS rows, "
+         "m.columns_ AS columns, m.frames, m.ingested FROM image m JOIN series r ON r.id = "
+         "m.series_id JOIN study s ON s.id = r.study_id JOIN individual i ON i.id = "
+         "s.individual_id JOIN collection c ON c.id = i.collection_id WHERE "
+         "m.sop_instance_uid = ?"},
+    };
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        bool any = false;
+        const char *params[1] = {key};
+        if (!run_query(p, tries[i].sql, params, 1, fn, ctx, &any, err))
+            return false;
+        if (any)
+            return true;
+    }
+    return obia_error_set(err, OBIA_E_NOTFOUND, "no collection, individual, study, series or image '%s'", key);
+}
+
+static bool be_stats(void *p, const char *collection, obia_row_fn fn, void *ctx, obia_error *err)
+{
+    /* one query per facet, each row: facet, value, individuals, studies, series, images */
+    static const char *const facets[][2] = {
+        {"modality", "r.modality"},
+        {"body_part", "r.body_part"},
+        {"sex", "i.sex"},
+        {"age_band", "CASE WHEN s.age_years IS NULL THEN NULL ELSE (s.age_years / 10) * 10 || "
+                     "'-' || ((s.age_years / 10) * 10 + 9) END"},
+        {"disease", "COALESCE(i.disease, c.disease)"},
+        {"collection", "c.accession"},
+    };
+    for (size_t f = 0; f < sizeof facets / sizeof facets[0]; f++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "SELECT '%s' AS facet, %s AS value, COUNT(DISTINCT i.id) AS individuals, "
+                 "COUNT(DISTINCT s.id) AS studies, COUNT(DISTINCT r.id) AS series, "
+                 "COALESCE(SUM(r.images), 0) AS images "
+                 "FROM series r JOIN study s ON s.id = r.study_id "
+                 "JOIN individual i ON i.id = s.individual_id "
+                 "JOIN collection c ON c.id = i.collection_id "
+                 "WHERE (? IS NULL OR c.accession = ?1) GROUP BY 2 ORDER BY 6 DESC, 2",
+                 facets[f][0], facets[f][1]);
+        const char *params[1] = {collection};
+        if (!run_query(p, sql, params, 1, fn, ctx, NULL, err))
+            return false;
+    }
+    return true;
+}
+
+const catalog_backend catalog_sqlite = {
+    .name = "sqlite",
+    .open = be_open,
+    .close = be_close,
+    .begin = be_begin,
+    .commit = be_commit,
+    .rollback = be_rollback,
+    .collection_create = be_collection_create,
+    .collection_profile = be_collection_profile,
+    .individual_new = be_individual_new,
+    .add_image = be_add_image,
+    .individual_set = be_individual_set,
+    .collections = be_collections,
+    .search = be_search,
+    .show = be_show,
+    .stats = be_stats,
+};
