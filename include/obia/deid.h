@@ -116,7 +116,18 @@ void obia_deid_keys_uid_key(const obia_deid_keys *k, uint8_t key[32]);
 /* Make every identity created so far durable (before the outputs naming
  * them are synced). */
 bool obia_deid_keys_sync(obia_deid_keys *k, obia_error *err);
-/* An obia_deid_identify_fn; ctx is the obia_deid_keys. */
+/* The individual known in scope (a collection accession; "" for the
+ * standalone de-identifier) by issuer and Patient ID (or, without one, by
+ * key_fallback): *found says whether there is one. */
+bool obia_deid_keys_find(obia_deid_keys *k, const char *scope, const char *issuer,
+                         const char *patient_id, const char *key_fallback,
+                         obia_deid_identity *out, bool *found, obia_error *err);
+/* Record a new individual with a new random date offset; pseudonym NULL
+ * makes the next I000001-style one of the database. Committed at once. */
+bool obia_deid_keys_add(obia_deid_keys *k, const char *scope, const char *issuer,
+                        const char *patient_id, const char *key_fallback, const char *pseudonym,
+                        obia_deid_identity *out, obia_error *err);
+/* An obia_deid_identify_fn in scope ""; ctx is the obia_deid_keys. */
 bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
                              const char *key_fallback, obia_deid_identity *out, obia_error *err);
 

@@ -116,4 +116,21 @@ static inline void obia_wr32le(uint8_t *p, uint32_t v)
 /* Base64 (RFC 4648, with padding) of n bytes appended to b. */
 bool obia_base64_append(obia_buf *b, const uint8_t *p, size_t n);
 
+/* ---- CSV (RFC 4180) --------------------------------------------------- *
+ * Records of comma-separated fields; fields in double quotes may hold
+ * commas, line breaks and doubled quotes. CRLF or LF line ends, a UTF-8 BOM
+ * skipped. Fields must be valid UTF-8 without NUL; a field is at most
+ * 1 MiB, a record at most 1,000 fields. Errors name the line. */
+typedef struct obia_csv obia_csv;
+
+/* A reader over data (not copied; it must outlive the reader). */
+obia_csv *obia_csv_new(const char *data, size_t len);
+void obia_csv_free(obia_csv *c);
+/* The next record: *fields (NUL-terminated, valid until the next call),
+ * *n of them, *line where the record starts. False at the end (err
+ * untouched) or on an error (err set). A blank line is a record of one
+ * empty field. */
+bool obia_csv_next(obia_csv *c, const char *const **fields, size_t *n, size_t *line,
+                   obia_error *err);
+
 #endif

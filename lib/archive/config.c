@@ -14,8 +14,9 @@ static const obia_conf_key keys[] = {
      "A name for this archive, shown by the commands and the web site."},
     {"store", "replicas", OBIA_CONF_PATHS, "", 0, 0, NULL,
      "Directories holding a copy of every stored object, comma-separated (relative paths are "
-     "relative to the archive). Put them on physically separate disks. An object is "
-     "acknowledged only once it is durable in the store and in every replica."},
+     "relative to the archive). Put them on physically separate disks. Each must exist: a "
+     "missing one (an unmounted disk) stops every write. An object is acknowledged only once "
+     "it is durable in the store and in every replica."},
     {"ingest", "jobs", OBIA_CONF_INT, "0", 0, 256, NULL,
      "Files processed at once by obia ingest; 0 means one per processor."},
     {"ingest", "batch", OBIA_CONF_INT, "256", 1, 100000, NULL,

@@ -21,15 +21,35 @@ struct obia_deid_keys {
     char path[4096];
 };
 
+/* Individuals are known within a scope: a collection of the archive, or ""
+ * for the standalone de-identifier. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS individual ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  scope TEXT NOT NULL DEFAULT '',"
     "  issuer TEXT NOT NULL,"
     "  patient_key TEXT NOT NULL,"
-    "  pseudonym TEXT NOT NULL UNIQUE,"
+    "  pseudonym TEXT NOT NULL,"
     "  date_offset_days INTEGER NOT NULL,"
-    "  UNIQUE (issuer, patient_key));";
+    "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));";
+
+/* The first keys databases had no scope: move their rows into scope "". */
+static const char migrate_scope[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE individual RENAME TO individual_v1;"
+    "CREATE TABLE individual ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  issuer TEXT NOT NULL,"
+    "  patient_key TEXT NOT NULL,"
+    "  pseudonym TEXT NOT NULL,"
+    "  date_offset_days INTEGER NOT NULL,"
+    "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));"
+    "INSERT INTO individual (id, scope, issuer, patient_key, pseudonym, date_offset_days)"
+    "  SELECT id, '', issuer, patient_key, pseudonym, date_offset_days FROM individual_v1;"
+    "DROP TABLE individual_v1;"
+    "COMMIT;";
 
 static bool db_error(obia_deid_keys *k, obia_error *err, const char *what)
 {
@@ -83,6 +103,18 @@ obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err)
         obia_deid_keys_close(k);
         return NULL;
     }
+    sqlite3_stmt *cols = NULL;
+    bool has_scope = false;
+    if (sqlite3_prepare_v2(k->db, "SELECT 1 FROM pragma_table_info('individual') WHERE name = 'scope'",
+                           -1, &cols, NULL) == SQLITE_OK)
+        has_scope = sqlite3_step(cols) == SQLITE_ROW;
+    sqlite3_finalize(cols);
+    if (!has_scope && sqlite3_exec(k->db, migrate_scope, NULL, NULL, NULL) != SQLITE_OK) {
+        db_error(k, err, "cannot update its schema");
+        sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL);
+        obia_deid_keys_close(k);
+        return NULL;
+    }
     /* the UID key: made once, random */
     sqlite3_stmt *st_key = NULL;
     bool ok = sqlite3_prepare_v2(k->db, "SELECT value FROM secret WHERE name = 'uid_key'", -1,
@@ -105,12 +137,12 @@ obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err)
     ok = ok &&
          sqlite3_prepare_v2(k->db,
                             "SELECT pseudonym, date_offset_days FROM individual "
-                            "WHERE issuer = ? AND patient_key = ?",
+                            "WHERE scope = ? AND issuer = ? AND patient_key = ?",
                             -1, &k->find, NULL) == SQLITE_OK &&
          sqlite3_prepare_v2(k->db,
-                            "INSERT INTO individual (issuer, patient_key, pseudonym, "
-                            "date_offset_days) VALUES (?, ?, "
-                            "printf('I%06d', (SELECT IFNULL(MAX(id), 0) + 1 FROM individual)), ?) "
+                            "INSERT INTO individual (scope, issuer, patient_key, pseudonym, "
+                            "date_offset_days) VALUES (?, ?, ?, IFNULL(?, printf('I%06d', "
+                            "(SELECT IFNULL(MAX(id), 0) + 1 FROM individual))), ?) "
                             "RETURNING pseudonym",
                             -1, &k->insert, NULL) == SQLITE_OK;
     if (!ok) {
@@ -152,38 +184,56 @@ static int32_t new_offset(void)
     return -(int32_t)(365 + randombytes_uniform(3288));
 }
 
-bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
-                             const char *key_fallback, obia_deid_identity *out, obia_error *err)
+/* The patient's key in the database: the Patient ID, or the study when
+ * there is none (one unidentified study, one individual). */
+static const char *patient_key(const char *patient_id, const char *fallback, char *buf, size_t cap)
 {
-    obia_deid_keys *k = ctx;
-    char keybuf[160];
-    const char *key = patient_id;
-    if (!key || !*key) {
-        /* no Patient ID: one individual per study */
-        snprintf(keybuf, sizeof keybuf, "\x01study:%s", key_fallback ? key_fallback : "");
-        key = keybuf;
-    }
-    issuer = issuer ? issuer : "";
+    if (patient_id && *patient_id)
+        return patient_id;
+    snprintf(buf, cap, "\x01study:%s", fallback ? fallback : "");
+    return buf;
+}
+
+bool obia_deid_keys_find(obia_deid_keys *k, const char *scope, const char *issuer,
+                         const char *patient_id, const char *key_fallback,
+                         obia_deid_identity *out, bool *found, obia_error *err)
+{
+    char buf[160];
+    const char *key = patient_key(patient_id, key_fallback, buf, sizeof buf);
     sqlite3_reset(k->find);
-    sqlite3_bind_text(k->find, 1, issuer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(k->find, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->find, 1, scope ? scope : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->find, 2, issuer ? issuer : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->find, 3, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(k->find);
-    if (rc == SQLITE_ROW) {
+    *found = rc == SQLITE_ROW;
+    if (*found) {
         snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
                  (const char *)sqlite3_column_text(k->find, 0));
         out->date_offset_days = sqlite3_column_int(k->find, 1);
-        sqlite3_reset(k->find);
-        return true;
     }
     sqlite3_reset(k->find);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(k, err, "cannot look up an individual");
+    return true;
+}
+
+bool obia_deid_keys_add(obia_deid_keys *k, const char *scope, const char *issuer,
+                        const char *patient_id, const char *key_fallback, const char *pseudonym,
+                        obia_deid_identity *out, obia_error *err)
+{
+    char buf[160];
+    const char *key = patient_key(patient_id, key_fallback, buf, sizeof buf);
     int32_t off = new_offset();
     sqlite3_reset(k->insert);
-    sqlite3_bind_text(k->insert, 1, issuer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(k->insert, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(k->insert, 3, off);
-    rc = sqlite3_step(k->insert);
+    sqlite3_bind_text(k->insert, 1, scope ? scope : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->insert, 2, issuer ? issuer : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(k->insert, 3, key, -1, SQLITE_TRANSIENT);
+    if (pseudonym)
+        sqlite3_bind_text(k->insert, 4, pseudonym, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(k->insert, 4);
+    sqlite3_bind_int(k->insert, 5, off);
+    int rc = sqlite3_step(k->insert);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(k->insert);
         return db_error(k, err, "cannot add an individual");
@@ -194,4 +244,14 @@ bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_
     sqlite3_step(k->insert);
     sqlite3_reset(k->insert);
     return true;
+}
+
+bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
+                             const char *key_fallback, obia_deid_identity *out, obia_error *err)
+{
+    obia_deid_keys *k = ctx;
+    bool found;
+    if (!obia_deid_keys_find(k, "", issuer, patient_id, key_fallback, out, &found, err))
+        return false;
+    return found || obia_deid_keys_add(k, "", issuer, patient_id, key_fallback, NULL, out, err);
 }

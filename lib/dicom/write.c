@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -437,10 +438,13 @@ bool obia_file_write_path(const obia_file *f, obia_write_syntax syntax, const ch
 bool obia_file_write_path_sync(const obia_file *f, obia_write_syntax syntax, const char *path,
                                bool sync, obia_error *err)
 {
+    /* a temporary name of its own: several threads may write the same path */
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return obia_error_set(err, OBIA_E_ARG, "path too long");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0)
+        fchmod(fd, 0644);
     if (fd < 0)
         return obia_error_set(err, OBIA_E_IO, "cannot create %s: %s", tmp, strerror(errno));
     FILE *fp = fdopen(fd, "wb");
