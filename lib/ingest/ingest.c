@@ -264,10 +264,11 @@ static void ingest_one(run *r, size_t index)
     char hash[65];
     uint64_t size = 0;
     bool existed;
-    if (!w || !obia_file_write(f, OBIA_WRITE_EXPLICIT_LE, obia_store_sink, w, &err) ||
-        !obia_store_commit(w, hash, &size, &existed, &err)) {
-        if (w)
-            obia_store_abort(w);
+    bool written = w && obia_file_write(f, OBIA_WRITE_EXPLICIT_LE, obia_store_sink, w, &err);
+    if (w && !written)
+        obia_store_abort(w);
+    /* commit frees the writer, whatever its outcome */
+    if (!written || !obia_store_commit(w, hash, &size, &existed, &err)) {
         finish_now(r, index, OBIA_INGEST_FAILED, "%s", err.message);
         goto out;
     }

@@ -68,6 +68,18 @@ check "ingest again changes nothing" '[ $rc -eq 0 ] && [ $acc2 -eq 0 ] && [ $dup
 "$OBIA" ingest --archive "$arc" --collection OBIA0099 "$ct" 2> "$tmp/e"; rc=$?
 check "unknown collection refused" '[ $rc -eq 1 ] && grep -q "no collection OBIA0099" "$tmp/e"'
 
+# --- a full disk: writes fail, nothing half-written is left, nothing acknowledged is lost
+c3=$("$OBIA" collection create --archive "$arc" --title "Full disk")
+before=$("$OBIA" collection list --archive "$arc" --json | py "import json,sys; print(sum(int(c['images']) for c in json.load(sys.stdin)))")
+big=$data/gh-dicomParser/encapsulated/multi-frame/CT0012.fragmented_no_bot_jpeg_lossless.57.dcm
+(trap '' XFSZ; ulimit -f 100; exec "$OBIA" ingest --archive "$arc" --collection "$c3" --report "$tmp/full.jsonl" "$big" "$data/gh-highdicom") 2> "$tmp/e"; rc=$?
+after=$("$OBIA" collection list --archive "$arc" --json | py "import json,sys; print(sum(int(c['images']) for c in json.load(sys.stdin)))")
+accfull=$(summary "$tmp/full.jsonl" accepted)
+check "a file too large for the disk fails (exit 1) with the OS error" '[ $rc -eq 1 ] && grep -q "File too large" "$tmp/e"'
+check "the catalog counts exactly the images acknowledged" '[ $after -eq $((before + accfull)) ]'
+"$OBIA" verify --archive "$arc" > "$tmp/v"; rc=$?
+check "verify clean after the failed writes (no partial object)" '[ $rc -eq 0 ] && grep -q " 0 missing, 0 corrupt, 0 stray" "$tmp/v"'
+
 # --- no original value on the archive's disk (the keys database excepted)
 check "no patient name, ID or original UID in store, catalog, logs, quarantine" '! grep -rqa -e "CompressedSamples" -e "1CT1" -e "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322" "$arc/store" "$arc/replica1" "$arc/catalog.db" "$arc/logs" "$arc/quarantine"'
 
