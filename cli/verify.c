@@ -67,12 +67,13 @@ int cmd_verify(int argc, char **argv)
     if (!ok)
         fprintf(stderr, "obia verify: %s\n", err.message);
     printf("%llu objects, %llu copies in %zu roots, %.1f MB: %llu good, %llu missing, %llu corrupt, "
-           "%llu stray, %llu repaired, %llu unrepairable; %llu leftover temporary files removed\n",
+           "%llu stray, %llu repaired, %llu unrepairable; %llu leftover temporary files removed, "
+           "%llu interrupted writes finished\n",
            (unsigned long long)st.objects, (unsigned long long)st.copies, nrep + 1,
            st.bytes / 1e6, (unsigned long long)st.good, (unsigned long long)st.missing,
            (unsigned long long)st.corrupt, (unsigned long long)st.stray,
            (unsigned long long)st.repaired, (unsigned long long)st.unrepairable,
-           (unsigned long long)st.temp_removed);
+           (unsigned long long)st.temp_removed, (unsigned long long)st.interrupted);
     obia_store_close(s);
     obia_archive_close(a);
     bool clean = st.corrupt + st.missing + st.stray == st.repaired && st.unrepairable == 0;

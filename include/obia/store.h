@@ -86,6 +86,7 @@ typedef struct obia_store_stats {
     uint64_t temp_removed;  /* leftover temporary files removed */
     uint64_t repaired;      /* copies restored from a good copy */
     uint64_t unrepairable;  /* objects with no good copy in any root */
+    uint64_t interrupted;   /* puts cut short between their roots, finished by verify */
 } obia_store_stats;
 
 /* done and total count object files examined; total is known before the first call. */

@@ -149,6 +149,43 @@ bool store_temp_create(const store_root *r, store_temp *t, obia_error *err)
                           r->path, TEMP_ATTEMPTS);
 }
 
+bool store_intent_create(const store_root *r, const char *hash, store_temp *t, obia_error *err)
+{
+    for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
+        unsigned long long seq = atomic_fetch_add(&temp_seq, 1);
+        snprintf(t->name, sizeof t->name, "%ld-%llu.put", (long)getpid(), seq);
+        int fd = openat(r->tmp, t->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            int e = errno;
+            temp_error(err, r, "cannot create", t, e);
+            t->name[0] = '\0';
+            return false;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            close(fd);
+            continue;   /* verify took the name between open and flock */
+        }
+        t->fd = fd;
+        /* the hash, then durable: the file and its name */
+        int tmpfd = dup(r->tmp);
+        bool ok = store_write_all(r, t, hash, STORE_HASH_LEN, err) && store_temp_sync(r, t, err);
+        if (ok && (tmpfd < 0 || fsync(tmpfd) != 0))
+            ok = store_io_error(err, r, "cannot sync", "tmp", errno);
+        if (tmpfd >= 0)
+            close(tmpfd);
+        if (!ok)
+            store_temp_discard(r, t);
+        return ok;
+    }
+    t->name[0] = '\0';
+    return obia_error_set(err, OBIA_E_IO,
+                          "object store root %s: no free temporary file name in tmp/ after %d "
+                          "attempts",
+                          r->path, TEMP_ATTEMPTS);
+}
+
 void store_temp_discard(const store_root *r, store_temp *t)
 {
     /* unlink while still locked, so verify never counts it as a leftover */
@@ -337,6 +374,12 @@ static bool place(obia_store *s, const char *hash, uint64_t size, const void *me
     for (size_t r = 0; ok && r < s->nroots; r++)
         if (need >> r & 1)
             ok = store_temp_sync(&s->roots[r], &temps[r], err);
+    /* The renames into several roots cannot happen at once: a durable note
+     * of the put, in the primary, lets verify finish it if the process dies
+     * between them, so no root is left short of a copy. */
+    store_temp intent = {.fd = -1};
+    if (ok && nneed > 0 && s->nroots > 1)
+        ok = store_intent_create(&s->roots[0], hash, &intent, err);
     for (size_t r = 0; ok && r < s->nroots; r++) {
         if (need >> r & 1)
             ok = store_install(&s->roots[r], &temps[r], hash, err);
@@ -348,6 +391,7 @@ static bool place(obia_store *s, const char *hash, uint64_t size, const void *me
     }
     for (size_t r = 0; r < s->nroots; r++)
         store_temp_discard(&s->roots[r], &temps[r]);
+    store_temp_discard(&s->roots[0], &intent);
     return ok;
 }
 

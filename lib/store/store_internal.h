@@ -43,6 +43,9 @@ bool store_io_error(obia_error *err, const store_root *r, const char *what, cons
 
 /* Create a temporary file in r's tmp/, locked against verify's clean-up. */
 bool store_temp_create(const store_root *r, store_temp *t, obia_error *err);
+/* The note of a put into several roots, tmp/PID-N.put holding the hash,
+ * durable and locked until the put is done (then discarded like a temp). */
+bool store_intent_create(const store_root *r, const char *hash, store_temp *t, obia_error *err);
 /* Close and, unless it was renamed away, remove it. */
 void store_temp_discard(const store_root *r, store_temp *t);
 bool store_temp_sync(const store_root *r, store_temp *t, obia_error *err);

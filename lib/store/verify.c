@@ -146,6 +146,46 @@ static bool owner_alive(const char *name)
     return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
+static bool repair_copy(verifier *v, size_t src, size_t dst, const char *hash, obia_error *err);
+
+/* A put that died between its renames: copy the object from a root that
+ * has it to those that do not. The copy is checked against its name. */
+static void finish_put(verifier *v, int fd)
+{
+    char hash[STORE_HASH_LEN + 1];
+    ssize_t k = pread(fd, hash, STORE_HASH_LEN, 0);
+    if (k != STORE_HASH_LEN)
+        return;   /* the note itself was cut short: the put never began renaming */
+    hash[STORE_HASH_LEN] = '\0';
+    if (!obia_store_valid_hash(hash))
+        return;
+    obia_store *s = v->s;
+    char rel[STORE_REL_LEN + 1];
+    store_rel_path(hash, rel);
+    uint64_t have = 0;
+    for (size_t r = 0; r < s->nroots; r++) {
+        struct stat st;
+        if (fstatat(s->roots[r].objects, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            have |= UINT64_C(1) << r;
+    }
+    if (!have)
+        return;
+    bool finished = false;
+    for (size_t dst = 0; dst < s->nroots; dst++) {
+        if (have >> dst & 1)
+            continue;
+        bool done = false;
+        for (size_t src = 0; !done && src < s->nroots; src++) {
+            obia_error e;
+            obia_error_clear(&e);
+            done = (have >> src & 1) && repair_copy(v, src, dst, hash, &e);
+        }
+        finished |= done;
+    }
+    if (finished)
+        v->st.interrupted++;
+}
+
 static bool clean_temps(verifier *v, size_t r)
 {
     store_root *root = &v->s->roots[r];
@@ -168,8 +208,13 @@ static bool clean_temps(verifier *v, size_t r)
             continue;   /* committed or aborted meanwhile */
         /* a writer holds its temporary file locked (which also covers writers
          * on other hosts sharing the root): only unlocked ones are leftovers */
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(root->tmp, e->d_name, 0) == 0)
-            v->st.temp_removed++;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            size_t len = strlen(e->d_name);
+            if (r == 0 && len > 4 && strcmp(e->d_name + len - 4, ".put") == 0)
+                finish_put(v, fd);
+            if (unlinkat(root->tmp, e->d_name, 0) == 0)
+                v->st.temp_removed++;
+        }
         close(fd);
     }
     if (errno != 0)

@@ -630,6 +630,43 @@ static void test_verify_temp_files(void **state)
     obia_store_close(s);
 }
 
+/* A put that died between renaming into the primary and into the replicas
+ * left its note: verify finishes it (the replicas get their copies), and
+ * does not count the copies as missing. */
+static void test_interrupted_put(void **state)
+{
+    fixture *f = *state;
+    obia_store *s = open_store(f, 2);
+    char hash[65], path[512], note[512];
+    put_ok(s, "interrupted", 11, hash, NULL);
+    copy_path(f->r1, hash, path, sizeof path);
+    assert_int_equal(unlink(path), 0);
+    copy_path(f->r2, hash, path, sizeof path);
+    assert_int_equal(unlink(path), 0);
+    snprintf(note, sizeof note, "%s/tmp/2000000000-5.put", f->p);
+    write_all(note, hash, 64);
+    /* a note of a put that never renamed anything is just removed */
+    snprintf(path, sizeof path, "%s/tmp/2000000000-6.put", f->p);
+    write_all(path, "0000000000000000000000000000000000000000000000000000000000000000", 64);
+    problems pr = {0};
+    obia_store_stats st = verify(s, false, &pr);
+    assert_int_equal(st.interrupted, 1);
+    assert_int_equal(st.missing, 0);
+    assert_int_equal(st.temp_removed, 2);
+    assert_int_equal(st.good, 3);
+    copy_path(f->r2, hash, path, sizeof path);
+    size_t n;
+    unsigned char *back = read_all(path, &n);
+    assert_int_equal(n, 11);
+    assert_memory_equal(back, "interrupted", 11);
+    free(back);
+    assert_int_equal(access(note, F_OK), -1);
+    st = verify(s, false, &pr);
+    assert_int_equal(st.interrupted, 0);
+    assert_int_equal(st.missing, 0);
+    obia_store_close(s);
+}
+
 static void test_verify_strays(void **state)
 {
     fixture *f = *state;
@@ -1053,6 +1090,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replicas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_repair, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_temp_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_strays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unrepairable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
