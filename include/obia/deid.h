@@ -118,7 +118,8 @@ void obia_deid_keys_uid_key(const obia_deid_keys *k, uint8_t key[32]);
 bool obia_deid_keys_sync(obia_deid_keys *k, obia_error *err);
 /* The individual known in scope (a collection accession; "" for the
  * standalone de-identifier) by issuer and Patient ID (or, without one, by
- * key_fallback): *found says whether there is one. */
+ * key_fallback): *found says whether there is one. issuer NULL matches any
+ * issuer, if the Patient ID is known under one only (else an error). */
 bool obia_deid_keys_find(obia_deid_keys *k, const char *scope, const char *issuer,
                          const char *patient_id, const char *key_fallback,
                          obia_deid_identity *out, bool *found, obia_error *err);

@@ -200,6 +200,32 @@ bool obia_deid_keys_find(obia_deid_keys *k, const char *scope, const char *issue
 {
     char buf[160];
     const char *key = patient_key(patient_id, key_fallback, buf, sizeof buf);
+    if (!issuer) {
+        /* any issuer: the patient must be known under one only */
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(k->db,
+                               "SELECT pseudonym, date_offset_days FROM individual "
+                               "WHERE scope = ? AND patient_key = ? LIMIT 2",
+                               -1, &st, NULL) != SQLITE_OK)
+            return db_error(k, err, "cannot look up an individual");
+        sqlite3_bind_text(st, 1, scope ? scope : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st), rows = 0;
+        for (; rc == SQLITE_ROW; rc = sqlite3_step(st), rows++)
+            if (rows == 0) {
+                snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
+                         (const char *)sqlite3_column_text(st, 0));
+                out->date_offset_days = sqlite3_column_int(st, 1);
+            }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return db_error(k, err, "cannot look up an individual");
+        if (rows > 1)
+            return obia_error_set(err, OBIA_E_ARG,
+                                  "patient ID %s is known under several issuers: say which", key);
+        *found = rows == 1;
+        return true;
+    }
     sqlite3_reset(k->find);
     sqlite3_bind_text(k->find, 1, scope ? scope : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(k->find, 2, issuer ? issuer : "", -1, SQLITE_TRANSIENT);

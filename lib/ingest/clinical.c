@@ -148,10 +148,19 @@ bool obia_clinical_import(obia_archive *a, const char *collection, const char *c
         ok = (keys = obia_deid_keys_open(obia_archive_file(a, "keys.db", path, sizeof path), err)) != NULL;
     for (size_t k = 0; ok && k < nrows; k++) {
         row *r = &rows[k];
-        const char *issuer = issuer_col >= 0 ? r->values[issuer_col] : "";
+        /* without an issuer column, the patient is matched whatever the
+         * Issuer of Patient ID of its images */
+        const char *issuer = issuer_col >= 0 ? r->values[issuer_col] : NULL;
         obia_deid_identity id;
         bool found;
         ok = obia_deid_keys_find(keys, collection, issuer, r->values[pid_col], "", &id, &found, err);
+        if (!ok && err->code == OBIA_E_ARG) {
+            obia_error_clear(err);
+            ok = obia_error_set(err, OBIA_E_FORMAT, "line %zu: patient ID %s is known under "
+                                "several issuers: add an issuer column", r->line, r->values[pid_col]);
+        }
+        if (!issuer)
+            issuer = "";
         if (ok && !found) {
             char acc[16];
             ok = obia_catalog_begin(cat, err);
