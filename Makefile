@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   install what is missing, build, and show obia on a sample file
+#   make demo   install what is missing, build, and make a demo archive from synthetic data
 #   make test   install what is missing, build, and run every test
 # Everything else is plumbing for those two.
 
@@ -7,7 +7,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
-SAMPLE     ?= tests/data/deb-python3-pydicom/test_files/CT_small.dcm
+DEMO_ARCHIVE ?= demo-archive
 
 .PHONY: all demo test deps build build-san test-release test-san fuzz bench clean
 
@@ -30,8 +30,7 @@ build-san: deps $(BUILD_SAN)/build.ninja
 	ninja -C $(BUILD_SAN)
 
 demo: build
-	@echo "== obia dump $(SAMPLE)"
-	@$(BUILD)/obia dump $(SAMPLE)
+	@scripts/demo $(BUILD)/obia $(DEMO_ARCHIVE) $(BUILD)/demo-data
 
 # The sanitizer build runs the unit tests and the fuzzers first; the release
 # build's full suite runs last, so the output ends with CTest's summary.

@@ -26,6 +26,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_clinical(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* Call fn for every regular file of path: path itself, or the files below a
  * directory, in name order. Problems (unreadable directory, missing path)

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"search", cmd_search, "find series by modality, body part, sex, age, disease or text"},
     {"show", cmd_show, "show a collection, individual, study, series or image"},
     {"stats", cmd_stats, "counts per modality, body part, sex, age band, disease, collection"},
+    {"synth", cmd_synth, "write realistic synthetic DICOM studies and a clinical CSV"},
 };
 
 bool cli_print_help(const char *command, bool to_stderr)
