@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Crash safety of ingest: kill -9 at random moments, many times.
 
-Each round starts `obia ingest --report R` on a copy of the test files and
+Each round starts `obia ingest --report R` on synthetic studies (obia synth,
+small images) and a copy of real test files, and
 kills it (SIGKILL) after a random delay. A line in R is an outcome the
 archive has acknowledged (written only after the catalog commit). After each
 kill:
@@ -53,19 +54,27 @@ def main():
     rng = random.Random(int(os.environ.get("CRASH_SEED", "12345")))
     failures = 0
     with tempfile.TemporaryDirectory(prefix="obia-crash-") as tmp:
+        # synthetic studies (many small images), and real files
         src = os.path.join(tmp, "in")
-        shutil.copytree(os.path.join(data, "deb-python3-pydicom"), src)
+        p = run([obia, "synth", "--out", os.path.join(tmp, "synth"), "--individuals", "8",
+                 "--modalities", "CT,MR,CR", "--images", "12", "--rows", "64", "--columns",
+                 "64", "--seed", "7"])
+        assert p.returncode == 0, p.stderr
+        os.mkdir(src)
+        for name in os.listdir(os.path.join(tmp, "synth")):
+            if name != "clinical.csv":
+                shutil.move(os.path.join(tmp, "synth", name), os.path.join(src, name))
+        shutil.copytree(os.path.join(data, "deb-python3-pydicom"), os.path.join(src, "real"))
 
         # the reference: one uninterrupted run
         ref = os.path.join(tmp, "ref")
         coll = make_archive(obia, ref)
-        p = run([obia, "ingest", "--archive", ref, "--collection", coll, src])
-        assert p.returncode == 0, p.stderr
-        want = images(obia, ref)
         t0 = time.time()
         p = run([obia, "ingest", "--archive", ref, "--collection", coll, src])
         full = time.time() - t0
-        print("reference: %d images; a run over them takes %.2f s" % (want, full))
+        assert p.returncode == 0, p.stderr
+        want = images(obia, ref)
+        print("reference: %d images, ingested in %.2f s" % (want, full))
 
         arc = os.path.join(tmp, "arc")
         coll = make_archive(obia, arc)
@@ -75,7 +84,7 @@ def main():
             proc = subprocess.Popen([obia, "ingest", "--archive", arc, "--collection", coll,
                                      "--report", rep, src],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.0, max(0.05, full * 3)))
+            time.sleep(rng.uniform(0.0, max(0.05, full / 2)))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed_midway += 1
