@@ -33,6 +33,14 @@ int cmd_synth(int argc, char **argv);
  * are printed as "obia COMMAND: PATH: why"; returns their number. */
 typedef void (*cli_file_fn)(void *ctx, const char *file);
 int cli_walk(const char *command, const char *path, cli_file_fn fn, void *ctx);
+/* A list of paths to collect with cli_walk(..., cli_files_add, &list). */
+typedef struct cli_files {
+    char **v;
+    size_t n, cap;
+    bool failed;   /* out of memory: some paths are missing */
+} cli_files;
+void cli_files_add(void *ctx, const char *path);
+void cli_files_free(cli_files *f);
 
 /* The next option of argv from *i on, advancing *i; NULL where the options
  * end: at the first operand (left in argv[*i]) or after "--". */

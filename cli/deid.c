@@ -18,8 +18,9 @@ typedef struct run {
     obia_deid_config cfg;
     obia_deid_keys *keys;
     FILE *report;
-    char **files;
-    size_t nfiles, capfiles;
+    cli_files list;
+    char **files;             /* list.v */
+    size_t nfiles;            /* list.n */
     size_t next_job;          /* next file to take */
     size_t next_line;         /* next report line to write, in input order */
     char **lines;             /* finished lines waiting for their turn */
@@ -36,22 +37,6 @@ typedef struct worker {
     char last_dir[4096];      /* directories already made */
     pthread_t thread;
 } worker;
-
-static void json_string(obia_buf *b, const char *s)
-{
-    obia_buf_append_byte(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            obia_buf_append_byte(b, '\\');
-            obia_buf_append_byte(b, *p);
-        } else if (*p < 0x20 || *p == 0x7F) {
-            obia_buf_appendf(b, "\\u%04x", *p);
-        } else {
-            obia_buf_append_byte(b, *p);
-        }
-    }
-    obia_buf_append_byte(b, '"');
-}
 
 static void on_action(void *ctx, const char *path, char action)
 {
@@ -147,15 +132,15 @@ static void report_line(worker *w, const char *input, const char *key, const cha
     obia_buf *l = &w->line;
     obia_buf_reset(l);
     obia_buf_append_str(l, "{\"input\":");
-    json_string(l, input);
+    obia_json_append(l, input);
     obia_buf_appendf(l, ",\"%s\":", key);
-    json_string(l, value);
+    obia_json_append(l, value);
     if (res && strcmp(key, "output") == 0) {
         obia_buf_append_str(l, ",\"individual\":");
-        json_string(l, res->identity.pseudonym);
+        obia_json_append(l, res->identity.pseudonym);
         if (res->flagged) {
             obia_buf_append_str(l, ",\"burned_in_risk\":");
-            json_string(l, res->reason);
+            obia_json_append(l, res->reason);
         }
         obia_buf_append_str(l, ",\"actions\":{");
         obia_buf_append(l, w->actions.data, w->actions.len);
@@ -299,22 +284,6 @@ static bool find_duplicates(run *r)
     return true;
 }
 
-static void add_file(void *ctx, const char *path)
-{
-    run *r = ctx;
-    if (r->nfiles == r->capfiles) {
-        size_t cap = r->capfiles ? r->capfiles * 2 : 1024;
-        char **nf = realloc(r->files, cap * sizeof *nf);
-        if (!nf)
-            return;
-        r->files = nf;
-        r->capfiles = cap;
-    }
-    char *copy = strdup(path);
-    if (copy)
-        r->files[r->nfiles++] = copy;
-}
-
 int cmd_deid(int argc, char **argv)
 {
     run r;
@@ -399,7 +368,13 @@ int cmd_deid(int argc, char **argv)
     }
     int problems = 0;
     for (int i = first; i < argc; i++)
-        problems += cli_walk("deid", argv[i], add_file, &r);
+        problems += cli_walk("deid", argv[i], cli_files_add, &r.list);
+    r.files = r.list.v;
+    r.nfiles = r.list.n;
+    if (r.list.failed) {
+        fprintf(stderr, "obia deid: out of memory listing the files\n");
+        return 1;
+    }
     r.lines = calloc(r.nfiles ? r.nfiles : 1, sizeof *r.lines);
     if (!r.lines || !find_duplicates(&r)) {
         fprintf(stderr, "obia deid: out of memory\n");
@@ -446,9 +421,7 @@ int cmd_deid(int argc, char **argv)
     if (dfd >= 0)
         close(dfd);
     ok = ok && rep_ok;
-    for (size_t i = 0; i < r.nfiles; i++)
-        free(r.files[i]);
-    free(r.files);
+    cli_files_free(&r.list);
     free(r.lines);
     free(r.first_of);
     obia_deid_keys_close(keys);

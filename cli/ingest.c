@@ -9,26 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct files {
-    char **v;
-    size_t n, cap;
-} files;
-
-static void add(void *ctx, const char *path)
-{
-    files *f = ctx;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 1024;
-        char **nv = realloc(f->v, cap * sizeof *nv);
-        if (!nv)
-            return;
-        f->v = nv;
-        f->cap = cap;
-    }
-    if ((f->v[f->n] = strdup(path)) != NULL)
-        f->n++;
-}
-
 typedef struct ui {
     bool tty;
     FILE *report;          /* --report: one JSON line per file, with its path */
@@ -46,29 +26,15 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7F)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void on_outcome(void *ctx, const char *input, obia_ingest_outcome o, const char *detail)
 {
     ui *u = ctx;
     static const char *const names[] = {"accepted", "duplicate", "quarantined", "failed"};
     if (u->report) {
         fputs("{\"input\":", u->report);
-        json_string(u->report, input);
+        obia_json_fputs(u->report, input);
         fprintf(u->report, ",\"outcome\":\"%s\",\"detail\":", names[o]);
-        json_string(u->report, detail);
+        obia_json_fputs(u->report, detail);
         fputs("}\n", u->report);
         fflush(u->report);   /* a line there is an outcome the archive stands by */
     }
@@ -150,10 +116,15 @@ int cmd_ingest(int argc, char **argv)
         fprintf(stderr, "obia ingest: %s\n", err.message);
         return 1;
     }
-    files fl = {0};
+    cli_files fl = {0};
     int problems = 0;
     for (int i = first; i < argc; i++)
-        problems += cli_walk("ingest", argv[i], add, &fl);
+        problems += cli_walk("ingest", argv[i], cli_files_add, &fl);
+    if (fl.failed) {
+        fprintf(stderr, "obia ingest: out of memory listing the files\n");
+        obia_archive_close(a);
+        return 1;
+    }
     ui u = {.tty = isatty(2) == 1, .start = now_s()};
     if (report && !(u.report = fopen(report, "w"))) {
         fprintf(stderr, "obia ingest: cannot create %s: %s\n", report, strerror(errno));
@@ -180,9 +151,7 @@ int cmd_ingest(int argc, char **argv)
         fprintf(stderr, "obia ingest: cannot write %s\n", report);
         ok = false;
     }
-    for (size_t i = 0; i < fl.n; i++)
-        free(fl.v[i]);
-    free(fl.v);
+    cli_files_free(&fl);
     obia_archive_close(a);
     return ok && !s.failed && !problems ? 0 : 1;
 }

@@ -5,20 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7F)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 bool cli_rows_print(void *ctx, int ncols, const char *const *names, const char *const *values)
 {
     cli_rows *r = ctx;
@@ -29,10 +15,10 @@ bool cli_rows_print(void *ctx, int ncols, const char *const *names, const char *
         for (int i = 0; i < ncols; i++) {
             if (i)
                 fputc(',', out);
-            json_string(out, names[i]);
+            obia_json_fputs(out, names[i]);
             fputc(':', out);
             if (values[i])
-                json_string(out, values[i]);
+                obia_json_fputs(out, values[i]);
             else
                 fputs("null", out);
         }

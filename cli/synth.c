@@ -804,17 +804,12 @@ static void make_uid(char out[65], uint64_t seed, unsigned individual, unsigned 
     uint64_t hi = mix64(h ^ 0xA0761D6478BD642Full), lo = mix64(h ^ 0xE7037ED1A0B428DBull);
     hi = (hi & ~0xF000ull) | 0x4000ull;                  /* version 4 */
     lo = (lo & ~(3ull << 62)) | (1ull << 63);            /* variant 10 */
-    unsigned __int128 v = ((unsigned __int128)hi << 64) | lo;
-    char digits[40];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    memcpy(out, "2.25.", 5);
-    for (int i = 0; i < n; i++)
-        out[5 + i] = digits[n - 1 - i];
-    out[5 + n] = '\0';
+    uint8_t v[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = (uint8_t)(hi >> (56 - 8 * i));
+        v[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+    }
+    obia_uid_2_25(v, out);
 }
 
 /* ---- dates ----------------------------------------------------------------------------- */

@@ -98,3 +98,31 @@ int cli_walk(const char *command, const char *path, cli_file_fn fn, void *ctx)
 {
     return walk_path(command, path, 0, fn, ctx);
 }
+
+void cli_files_add(void *ctx, const char *path)
+{
+    cli_files *f = ctx;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 1024;
+        char **nv = realloc(f->v, cap * sizeof *nv);
+        if (!nv) {
+            f->failed = true;
+            return;
+        }
+        f->v = nv;
+        f->cap = cap;
+    }
+    if ((f->v[f->n] = strdup(path)) != NULL)
+        f->n++;
+    else
+        f->failed = true;
+}
+
+void cli_files_free(cli_files *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    free(f->v);
+    f->v = NULL;
+    f->n = f->cap = 0;
+}

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Status codes and their descriptions, declared once. */
@@ -115,6 +116,15 @@ static inline void obia_wr32le(uint8_t *p, uint32_t v)
 
 /* Base64 (RFC 4648, with padding) of n bytes appended to b. */
 bool obia_base64_append(obia_buf *b, const uint8_t *p, size_t n);
+
+/* ---- text -------------------------------------------------------------- */
+
+/* s (UTF-8) as a JSON string, quoted and escaped. */
+bool obia_json_append(obia_buf *b, const char *s);
+bool obia_json_fputs(FILE *out, const char *s);
+/* "2.25." and the decimal value of a 128-bit number (PS3.5 B.2), at most
+ * 44 characters. */
+void obia_uid_2_25(const uint8_t v128[16], char out[64]);
 
 /* ---- CSV (RFC 4180) --------------------------------------------------- *
  * Records of comma-separated fields; fields in double quotes may hold

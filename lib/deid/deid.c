@@ -75,19 +75,7 @@ void obia_deid_map_uid(const uint8_t key[32], const char *uid, size_t len, char 
         len--;
     uint8_t h[16];
     crypto_generichash(h, sizeof h, (const unsigned char *)uid, len, key, 32);
-    unsigned __int128 v = 0;
-    for (int i = 0; i < 16; i++)
-        v = (v << 8) | h[i];
-    char digits[40];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    memcpy(out, "2.25.", 5);
-    for (int i = 0; i < n; i++)
-        out[5 + i] = digits[n - 1 - i];
-    out[5 + n] = '\0';
+    obia_uid_2_25(h, out);
 }
 
 /* ---- the walk ------------------------------------------------------------- */

@@ -23,29 +23,25 @@ struct obia_deid_keys {
 
 /* Individuals are known within a scope: a collection of the archive, or ""
  * for the standalone de-identifier. */
+#define INDIVIDUAL_TABLE                                                                       \
+    "CREATE TABLE IF NOT EXISTS individual ("                                                  \
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                  \
+    "  scope TEXT NOT NULL DEFAULT '',"                                                        \
+    "  issuer TEXT NOT NULL,"                                                                  \
+    "  patient_key TEXT NOT NULL,"                                                             \
+    "  pseudonym TEXT NOT NULL,"                                                               \
+    "  date_offset_days INTEGER NOT NULL,"                                                     \
+    "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));"
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS individual ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  scope TEXT NOT NULL DEFAULT '',"
-    "  issuer TEXT NOT NULL,"
-    "  patient_key TEXT NOT NULL,"
-    "  pseudonym TEXT NOT NULL,"
-    "  date_offset_days INTEGER NOT NULL,"
-    "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));";
+    INDIVIDUAL_TABLE;
 
 /* The first keys databases had no scope: move their rows into scope "". */
 static const char migrate_scope[] =
     "BEGIN IMMEDIATE;"
     "ALTER TABLE individual RENAME TO individual_v1;"
-    "CREATE TABLE individual ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  scope TEXT NOT NULL DEFAULT '',"
-    "  issuer TEXT NOT NULL,"
-    "  patient_key TEXT NOT NULL,"
-    "  pseudonym TEXT NOT NULL,"
-    "  date_offset_days INTEGER NOT NULL,"
-    "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));"
+    INDIVIDUAL_TABLE
     "INSERT INTO individual (id, scope, issuer, patient_key, pseudonym, date_offset_days)"
     "  SELECT id, '', issuer, patient_key, pseudonym, date_offset_days FROM individual_v1;"
     "DROP TABLE individual_v1;"

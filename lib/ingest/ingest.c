@@ -64,16 +64,9 @@ static void log_outcome(run *r, size_t index, obia_ingest_outcome o, const char 
 {
     if (!r->log)
         return;
-    fprintf(r->log, "{\"n\":%zu,\"outcome\":\"%s\",\"detail\":\"", index, outcome_name(o));
-    for (const unsigned char *p = (const unsigned char *)detail; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(r->log, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(r->log, "\\u%04x", *p);
-        else
-            fputc(*p, r->log);
-    }
-    fputs("\"}\n", r->log);
+    fprintf(r->log, "{\"n\":%zu,\"outcome\":\"%s\",\"detail\":", index, outcome_name(o));
+    obia_json_fputs(r->log, detail);
+    fputs("}\n", r->log);
 }
 
 /* Final outcome of a file (lock held). */

@@ -385,16 +385,7 @@ def run_pydicom(pydicom, path, collector):
 
 
 def main():
-    obia = os.environ.get("OBIA")
-    if not obia or not os.access(obia, os.X_OK):
-        print("OBIA must name the obia binary")
-        return 1
-    try:
-        import pydicom
-    except ImportError:
-        print("SKIP: pydicom is not installed for %s" % sys.executable)
-        return 77
-    warnings.simplefilter("ignore")
+    obia, pydicom = corpus.obia_and_pydicom()
     plog = logging.getLogger("pydicom")
     plog.setLevel(logging.ERROR)
     plog.propagate = False

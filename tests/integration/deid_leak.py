@@ -705,16 +705,7 @@ TABLES = None
 
 def main():
     global TABLES
-    obia = os.environ.get("OBIA")
-    if not obia or not os.access(obia, os.X_OK):
-        print("FAIL: OBIA must name the obia binary")
-        return 1
-    try:
-        import pydicom  # noqa: F401
-    except ImportError:
-        print("SKIP: pydicom is not installed for %s" % sys.executable)
-        return 77
-    warnings.simplefilter("ignore")
+    obia, pydicom = corpus.obia_and_pydicom()
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     try:
         TABLES = tables = dg.Tables()

@@ -509,15 +509,7 @@ def run_once(obia, out, keys, indir):
 
 
 def main():
-    obia = os.environ.get("OBIA")
-    if not obia or not os.access(obia, os.X_OK):
-        print("FAIL: OBIA must name the obia binary")
-        return 1
-    try:
-        import pydicom  # noqa: F401
-    except ImportError:
-        print("SKIP: pydicom is not installed for %s" % sys.executable)
-        return 77
+    obia, pydicom = corpus.obia_and_pydicom()
     for tool in ("dcmdump", "dciodvfy"):
         if shutil.which(tool) is None:
             print("SKIP: %s not installed" % tool)

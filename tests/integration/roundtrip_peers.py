@@ -648,15 +648,7 @@ def check_file(ctx, row):
 # --------------------------------------------------------------------------
 
 def main():
-    obia = os.environ.get("OBIA")
-    if not obia or not os.access(obia, os.X_OK):
-        print("OBIA must name the obia binary")
-        return 1
-    try:
-        import pydicom
-    except ImportError:
-        print("SKIP: pydicom is not installed for %s" % sys.executable)
-        return 77
+    obia, pydicom = corpus.obia_and_pydicom()
     for tool in ("dcmdump", "dcm2json", "dcmodify", "dcmconv"):
         if not shutil.which(tool):
             print("SKIP: DCMTK %s not found" % tool)

@@ -43,6 +43,10 @@ import sys
 import tempfile
 import warnings
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import corpus  # noqa: E402
+
 MODALITIES = ["CT", "MR", "CR", "DX", "US", "MG", "PT"]
 SOP_CLASS = {
     "CT": "1.2.840.10008.5.1.4.1.1.2",
@@ -293,16 +297,7 @@ def check_errors(obia, tmp):
 
 
 def main():
-    obia = os.environ.get("OBIA")
-    if not obia or not os.access(obia, os.X_OK):
-        print("OBIA must name the obia binary")
-        return 1
-    try:
-        import pydicom
-    except ImportError:
-        print("SKIP: pydicom is not installed for %s" % sys.executable)
-        return 77
-    warnings.simplefilter("ignore")
+    obia, pydicom = corpus.obia_and_pydicom()
     logging.getLogger("pydicom").setLevel(logging.ERROR)
 
     tmp = tempfile.mkdtemp(prefix="obia-synth-")

@@ -6,7 +6,10 @@ used when the whole set is absent.
 """
 
 import csv
+import logging
 import os
+import sys
+import warnings
 
 
 def find_root(announce=print):
@@ -31,3 +34,21 @@ def manifest(root, **want):
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [r for r in rows
             if all(r.get(k) == v for k, v in want.items())]
+
+
+def obia_and_pydicom():
+    """The obia binary ($OBIA) and the pydicom module with its warnings and
+    log quietened; exits 1 without the binary and 77 (skipped) without
+    pydicom (it loads in Debian's /usr/bin/python3)."""
+    obia = os.environ.get("OBIA")
+    if not obia or not os.access(obia, os.X_OK):
+        print("FAIL: OBIA must name the obia binary")
+        sys.exit(1)
+    try:
+        import pydicom
+    except ImportError:
+        print("SKIP: pydicom is not installed for %s" % sys.executable)
+        sys.exit(77)
+    warnings.simplefilter("ignore")
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    return obia, pydicom
