@@ -48,6 +48,7 @@ fuzz: build-san
 bench: build
 	OBIA=$(BUILD)/obia bench/parse
 	OBIA=$(BUILD)/obia bench/deid
+	OBIA=$(BUILD)/obia bench/ingest
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
