@@ -2,6 +2,7 @@
  * syntax in the queries) so that a PostgreSQL backend can share it. */
 #include "catalog_internal.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +59,19 @@ static const char *const migrations[] = {
     "CREATE INDEX image_hash ON image (object_hash);",
 };
 
-typedef struct db {
+/* Queries run on a read-only connection of their thread's own (WAL lets
+ * readers go on while the one writer commits); the handle keeps them all to
+ * close them with the catalog. */
+typedef struct reader {
     sqlite3 *h;
+    pthread_t thread;
+} reader;
+
+typedef struct db {
+    sqlite3 *h;                 /* the writer */
+    pthread_mutex_t readers_lock;
+    reader *readers;
+    size_t nreaders;
     char path[4096];
     sqlite3_stmt *find_image, *find_series, *find_study, *add_image, *add_series, *add_study,
         *bump_series, *collection_id, *individual_id, *next_counter, *bump_counter,
@@ -109,6 +121,10 @@ static void be_close(void *p)
                             &d->individual_age};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(*all[i]);
+    for (size_t i = 0; i < d->nreaders; i++)
+        sqlite3_close(d->readers[i].h);
+    free(d->readers);
+    pthread_mutex_destroy(&d->readers_lock);
     sqlite3_close(d->h);
     free(d);
 }
@@ -121,6 +137,7 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
         return NULL;
     }
     snprintf(d->path, sizeof d->path, "%s", path);
+    pthread_mutex_init(&d->readers_lock, NULL);
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
         obia_error_set(err, OBIA_E_IO, "cannot open the catalog %s: %s", path,
@@ -544,16 +561,50 @@ static bool rows(db *d, sqlite3_stmt *st, obia_row_fn fn, void *ctx, bool *any, 
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(d, err, "cannot read");
+        return obia_error_set(err, OBIA_E_IO, "catalog %s: cannot read: %s", d->path,
+                              sqlite3_errmsg(sqlite3_db_handle(st)));
     return true;
+}
+
+/* The calling thread's read-only connection, opened on first use. */
+static sqlite3 *reader_of(db *d, obia_error *err)
+{
+    pthread_t self = pthread_self();
+    sqlite3 *h = NULL;
+    pthread_mutex_lock(&d->readers_lock);
+    for (size_t i = 0; i < d->nreaders && !h; i++)
+        if (pthread_equal(d->readers[i].thread, self))
+            h = d->readers[i].h;
+    if (!h) {
+        reader *nr = realloc(d->readers, (d->nreaders + 1) * sizeof *nr);
+        if (nr)
+            d->readers = nr;
+        if (!nr || sqlite3_open_v2(d->path, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+                       SQLITE_OK) {
+            obia_error_set(err, OBIA_E_IO, "catalog %s: cannot open for reading: %s", d->path,
+                           h ? sqlite3_errmsg(h) : "out of memory");
+            sqlite3_close(h);
+            h = NULL;
+        } else {
+            sqlite3_busy_timeout(h, 30000);
+            sqlite3_exec(h, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
+            d->readers[d->nreaders++] = (reader){h, self};
+        }
+    }
+    pthread_mutex_unlock(&d->readers_lock);
+    return h;
 }
 
 static bool run_query(db *d, const char *sql, const char *const *params, int nparams,
                       obia_row_fn fn, void *ctx, bool *any, obia_error *err)
 {
+    sqlite3 *h = reader_of(d, err);
+    if (!h)
+        return false;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
-        return fail(d, err, "cannot prepare a query");
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        return obia_error_set(err, OBIA_E_IO, "catalog %s: cannot prepare a query: %s", d->path,
+                              sqlite3_errmsg(h));
     for (int i = 0; i < nparams; i++)
         bind_text(st, i + 1, params[i]);
     bool ok = rows(d, st, fn, ctx, any, err);

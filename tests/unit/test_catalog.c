@@ -9,6 +9,7 @@
 #include "obia/archive.h"
 #include "obia/catalog.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,60 @@ static void test_catalog(void **state)
     obia_catalog_close(c);
 }
 
+typedef struct query_arg {
+    obia_catalog *c;
+    const char *key;
+    bool found;
+    int collections;
+} query_arg;
+
+static void *query_thread(void *p)
+{
+    query_arg *q = p;
+    obia_error err;
+    obia_error_clear(&err);
+    last_row r = {0};
+    q->found = obia_catalog_show(q->c, q->key, keep_row, &r, &err);
+    q->collections = 0;
+    obia_catalog_collections(q->c, count_rows, &q->collections, &err);
+    return NULL;
+}
+
+/* Queries run on each thread's own read connection: they go on while the
+ * writer holds a transaction, and see only what is committed. */
+static void test_readers(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    obia_error err;
+    obia_error_clear(&err);
+    obia_catalog *c = obia_catalog_open(path, true, &err);
+    assert_non_null(c);
+    char acc[16], ind[16];
+    obia_collection_info in = {.title = "Readers"};
+    assert_true(obia_catalog_collection_create(c, &in, acc, &err));
+    assert_true(obia_catalog_begin(c, &err));
+    assert_true(obia_catalog_individual_new(c, acc, ind, &err));
+    obia_catalog_image im = image(acc, ind, "2.25.9", "2.25.99", "2.25.999", "h9", "CT", "F", "030Y");
+    obia_catalog_added added;
+    assert_true(obia_catalog_add_image(c, &im, &added, &err));
+    query_arg q[2] = {{c, "2.25.999", true, 0}, {c, "2.25.999", true, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, query_thread, &q[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        assert_false(q[i].found);            /* not committed yet */
+        assert_int_equal(q[i].collections, 1);
+    }
+    assert_true(obia_catalog_commit(c, &err));
+    query_thread(&q[0]);
+    assert_true(q[0].found);
+    obia_catalog_close(c);
+}
+
 static void test_archive(void **state)
 {
     (void)state;
@@ -334,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
