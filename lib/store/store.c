@@ -102,11 +102,12 @@ static bool temp_error(obia_error *err, const store_root *r, const char *what,
 
 /* ---- temporary files and installing them ------------------------------------------ */
 
-bool store_temp_create(const store_root *r, store_temp *t, obia_error *err)
+/* A new file tmp/PID-N<suffix>, locked, in t. */
+static bool temp_create(const store_root *r, store_temp *t, const char *suffix, obia_error *err)
 {
     for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
         unsigned long long seq = atomic_fetch_add(&temp_seq, 1);
-        snprintf(t->name, sizeof t->name, "%ld-%llu.tmp", (long)getpid(), seq);
+        snprintf(t->name, sizeof t->name, "%ld-%llu%s", (long)getpid(), seq, suffix);
         /* read-only: objects are never modified in place */
         int fd = openat(r->tmp, t->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
         if (fd < 0) {
@@ -149,41 +150,25 @@ bool store_temp_create(const store_root *r, store_temp *t, obia_error *err)
                           r->path, TEMP_ATTEMPTS);
 }
 
+bool store_temp_create(const store_root *r, store_temp *t, obia_error *err)
+{
+    return temp_create(r, t, ".tmp", err);
+}
+
 bool store_intent_create(const store_root *r, const char *hash, store_temp *t, obia_error *err)
 {
-    for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
-        unsigned long long seq = atomic_fetch_add(&temp_seq, 1);
-        snprintf(t->name, sizeof t->name, "%ld-%llu.put", (long)getpid(), seq);
-        int fd = openat(r->tmp, t->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-        if (fd < 0) {
-            if (errno == EEXIST)
-                continue;
-            int e = errno;
-            temp_error(err, r, "cannot create", t, e);
-            t->name[0] = '\0';
-            return false;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            close(fd);
-            continue;   /* verify took the name between open and flock */
-        }
-        t->fd = fd;
-        /* the hash, then durable: the file and its name */
-        int tmpfd = dup(r->tmp);
-        bool ok = store_write_all(r, t, hash, STORE_HASH_LEN, err) && store_temp_sync(r, t, err);
-        if (ok && (tmpfd < 0 || fsync(tmpfd) != 0))
-            ok = store_io_error(err, r, "cannot sync", "tmp", errno);
-        if (tmpfd >= 0)
-            close(tmpfd);
-        if (!ok)
-            store_temp_discard(r, t);
-        return ok;
-    }
-    t->name[0] = '\0';
-    return obia_error_set(err, OBIA_E_IO,
-                          "object store root %s: no free temporary file name in tmp/ after %d "
-                          "attempts",
-                          r->path, TEMP_ATTEMPTS);
+    if (!temp_create(r, t, ".put", err))
+        return false;
+    /* the hash, then durable: the file and its name */
+    int tmpfd = dup(r->tmp);
+    bool ok = store_write_all(r, t, hash, STORE_HASH_LEN, err) && store_temp_sync(r, t, err);
+    if (ok && (tmpfd < 0 || fsync(tmpfd) != 0))
+        ok = store_io_error(err, r, "cannot sync", "tmp", errno);
+    if (tmpfd >= 0)
+        close(tmpfd);
+    if (!ok)
+        store_temp_discard(r, t);
+    return ok;
 }
 
 void store_temp_discard(const store_root *r, store_temp *t)

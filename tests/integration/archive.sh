@@ -2,16 +2,7 @@
 # The archive as a user meets it: init, configuration, collections, ingest
 # (duplicates, conflicts, unreadable files, no PHI on the archive's disk),
 # search/show/stats, and verify with repair from a replica.
-set -uo pipefail
-: "${OBIA:?OBIA must name the obia binary}"
-data=${OBIA_TEST_DATA:?}
-src=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
+. "$(dirname "$0")/../lib/check.sh"
 py() { /usr/bin/python3 -c "$@"; }
 
 arc=$tmp/arc
@@ -112,5 +103,4 @@ check "verify --repair restores both" '[ $rc -eq 0 ] && grep -q " 2 repaired" "$
 "$OBIA" verify --archive "$arc" > "$tmp/v"; rc=$?
 check "verify clean after repair" '[ $rc -eq 0 ] && grep -q " 0 missing, 0 corrupt" "$tmp/v" && [ "$(sha256sum "$obj" | cut -d" " -f1)" = "$(basename "$obj")" ]'
 
-echo "archive: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish archive

@@ -1,16 +1,7 @@
 #!/usr/bin/env bash
 # The obia command as a user meets it: help, version, exit statuses, error
 # lines, several files at once, and hostile inputs (also under valgrind).
-set -uo pipefail
-: "${OBIA:?OBIA must name the obia binary}"
-data=${OBIA_TEST_DATA:?}
-src=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
+. "$(dirname "$0")/../lib/check.sh"
 
 ct=$data/deb-python3-pydicom/test_files/CT_small.dcm
 mr=$data/deb-python3-pydicom/test_files/MR_small.dcm
@@ -144,5 +135,4 @@ if command -v valgrind > /dev/null && [ "${OBIA_SANITIZE:-OFF}" != "ON" ]; then
   check "valgrind clean on convert (rc=$rc)" '[ $rc -eq 0 ]'
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish cli
