@@ -18,6 +18,7 @@
 #include "obia/deid.h"
 #include "obia/dicom.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -734,6 +735,55 @@ static void test_keys(void **state)
     unlink(wal);
 }
 
+/* A keys database of the first schema (no scope) is migrated, keeping its
+ * individuals and key. */
+static void test_keys_migration(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/obia-keys-old-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "CREATE TABLE secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+        "INSERT INTO secret VALUES ('uid_key', zeroblob(32));"
+        "CREATE TABLE individual (id INTEGER PRIMARY KEY AUTOINCREMENT, issuer TEXT NOT NULL,"
+        " patient_key TEXT NOT NULL, pseudonym TEXT NOT NULL UNIQUE,"
+        " date_offset_days INTEGER NOT NULL, UNIQUE (issuer, patient_key));"
+        "INSERT INTO individual VALUES (1, '', 'P1', 'I000001', -500);",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(chmod(path, 0600), 0);
+    obia_error err;
+    obia_error_clear(&err);
+    obia_deid_keys *k = obia_deid_keys_open(path, &err);
+    if (!k)
+        fail_msg("%s", err.message);
+    obia_deid_identity id;
+    bool found;
+    assert_true(obia_deid_keys_find(k, "", "", "P1", "", &id, &found, &err));
+    assert_true(found);
+    assert_string_equal(id.pseudonym, "I000001");
+    assert_int_equal(id.date_offset_days, -500);
+    uint8_t key[32], zero[32] = {0};
+    obia_deid_keys_uid_key(k, key);
+    assert_memory_equal(key, zero, 32);
+    /* a scope of its own for a collection; the next pseudonym follows on */
+    assert_true(obia_deid_keys_find(k, "OBIA0001", "", "P1", "", &id, &found, &err));
+    assert_false(found);
+    assert_true(obia_deid_keys_identify(k, "", "P2", "", &id, &err));
+    assert_string_equal(id.pseudonym, "I000002");
+    obia_deid_keys_close(k);
+    unlink(path);
+    char side[64];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_outside_table),
         cmocka_unit_test(test_burned_in),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_keys_migration),
         cmocka_unit_test(test_every_row_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
