@@ -22,6 +22,11 @@ check "unknown command exits 2" '[ $rc -eq 2 ] && grep -q "unknown command" "$tm
 check "dump without FILE exits 2" '[ $rc -eq 2 ] && grep -q "no FILE" "$tmp/e"'
 "$OBIA" dump --bogus "$ct" 2> "$tmp/e"; rc=$?
 check "unknown option exits 2" '[ $rc -eq 2 ] && grep -q "unknown option" "$tmp/e"'
+nohelp=""
+for c in $("$OBIA" --help | awk '/^COMMANDS/ {f = 1; next} /^EXIT/ {f = 0} f && NF && $1 != "help" {print $1}'); do
+  "$OBIA" help "$c" > /dev/null 2>&1 || nohelp="$nohelp $c"
+done
+check "every command listed by --help has its help page" '[ -z "$nohelp" ]'
 if [ -d "$src/build/man" ] || [ -n "${OBIA_MAN_DIR:-}" ]; then :; fi
 man_page=$(dirname "$OBIA")/man/obia-dump.1
 check "man page generated" '[ -s "$man_page" ] && grep -q "^.TH OBIA-DUMP 1" "$man_page"'
