@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static obia_catalog *open_catalog(const char *command, const char *dir, obia_archive **archive)
+obia_catalog *cli_open_catalog(const char *command, const char *dir, obia_archive **archive)
 {
     obia_error err;
     obia_error_clear(&err);
@@ -24,11 +24,6 @@ static obia_catalog *open_catalog(const char *command, const char *dir, obia_arc
     }
     *archive = a;
     return c;
-}
-
-obia_catalog *cli_open_catalog(const char *command, const char *dir, obia_archive **archive)
-{
-    return open_catalog(command, dir, archive);
 }
 
 int cmd_collection(int argc, char **argv)
@@ -79,7 +74,7 @@ int cmd_collection(int argc, char **argv)
             return cli_usage_error("collection", "unexpected argument '%s'", argv[first]);
         if (!in.title)
             return cli_usage_error("collection", "create needs --title");
-        obia_catalog *c = open_catalog("collection", dir, &archive);
+        obia_catalog *c = cli_open_catalog("collection", dir, &archive);
         if (!c)
             return 1;
         if (!in.profile)
@@ -96,7 +91,7 @@ int cmd_collection(int argc, char **argv)
         bool show = sub[0] == 's';
         if (show ? first + 1 != argc : first != argc)
             return cli_usage_error("collection", show ? "show takes one accession" : "list takes no argument");
-        obia_catalog *c = open_catalog("collection", dir, &archive);
+        obia_catalog *c = cli_open_catalog("collection", dir, &archive);
         if (!c)
             return 1;
         cli_rows rows = {.json = json, .blocks = show && !json};

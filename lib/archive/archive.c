@@ -137,21 +137,15 @@ obia_archive *obia_archive_open(const char *dir, obia_error *err)
         while (n && p[n - 1] == ' ')
             n--;
         char **nr = realloc(a->replicas, (a->nreplicas + 1) * sizeof *nr);
-        char *r = malloc(n + strlen(dir) + 2);
-        if (!nr || !r) {
-            free(nr ? NULL : r);
-            if (nr)
-                a->replicas = nr;
-            free(r);
+        if (nr)
+            a->replicas = nr;
+        char *r = NULL;
+        if (!nr || asprintf(&r, "%s%s%.*s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/",
+                            (int)n, p) < 0) {
             obia_archive_close(a);
             obia_error_set(err, OBIA_E_NOMEM, "out of memory");
             return NULL;
         }
-        a->replicas = nr;
-        if (p[0] == '/')
-            snprintf(r, n + 1, "%.*s", (int)n, p);
-        else
-            sprintf(r, "%s/%.*s", dir, (int)n, p);
         a->replicas[a->nreplicas++] = r;
         p += n;
     }

@@ -209,6 +209,20 @@ static void ingest_one(run *r, size_t index)
     obia_buf b1, b2;
     obia_buf_init(&b1, 1u << 16);
     obia_buf_init(&b2, 1u << 16);
+    /* the checks an archive cannot do without (the quality checks come
+     * later), before any identity is made for the file */
+    static const struct {
+        uint32_t tag;
+        const char *name;
+    } required[] = {{OBIA_TAG(0x0008, 0x0016), "SOPClassUID"},
+                    {OBIA_TAG(0x0008, 0x0018), "SOPInstanceUID"},
+                    {OBIA_TAG(0x0020, 0x000D), "StudyInstanceUID"},
+                    {OBIA_TAG(0x0020, 0x000E), "SeriesInstanceUID"}};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!text(ds, required[i].tag, &b1)) {
+            finish_now(r, index, OBIA_INGEST_QUARANTINED, "no %s", required[i].name);
+            goto out;
+        }
     obia_deid_result res;
     memset(&res, 0, sizeof res);
     if (r->deidentify) {
@@ -228,19 +242,6 @@ static void ingest_one(run *r, size_t index)
         }
     }
 
-    /* the checks an archive cannot do without; the quality checks come later */
-    static const struct {
-        uint32_t tag;
-        const char *name;
-    } required[] = {{OBIA_TAG(0x0008, 0x0016), "SOPClassUID"},
-                    {OBIA_TAG(0x0008, 0x0018), "SOPInstanceUID"},
-                    {OBIA_TAG(0x0020, 0x000D), "StudyInstanceUID"},
-                    {OBIA_TAG(0x0020, 0x000E), "SeriesInstanceUID"}};
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!text(ds, required[i].tag, &b1)) {
-            finish_now(r, index, OBIA_INGEST_QUARANTINED, "no %s", required[i].name);
-            goto out;
-        }
     char sop[65];
     snprintf(sop, sizeof sop, "%s", text(ds, OBIA_TAG(0x0008, 0x0018), &b1));
     if (res.flagged && (r->deid.options & OBIA_DEID_CLEAN_PIXEL_DATA)) {

@@ -30,7 +30,6 @@ import os
 import struct
 import subprocess
 import sys
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -392,11 +391,7 @@ def main():
     collector = _Collect()
     plog.handlers[:] = [collector]
 
-    root = corpus.find_root()
-    if root is None:
-        print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
-              "OBIA_TEST_DATA")
-        return 77
+    root = corpus.require_root()
 
     rows = corpus.manifest(root, pydicom="ok")
     paths = [r["path"] for r in rows]

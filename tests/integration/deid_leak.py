@@ -79,14 +79,12 @@ inputs and the outputs for inspection.
 
 import collections
 import datetime
-import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
 import time
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -142,8 +140,10 @@ SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 STUDY_MGMT_CLASS = "1.2.840.10008.3.1.2.3.1"
 
-PLACEHOLDER = {"DA": "20000101", "DT": "20000101000000", "TM": "000000",
-               "UI": "1.2.3.4", "DS": "0", "IS": "0", "UR": "http://x/"}
+# Valid first values of the attributes the generator adds; the planter then
+# puts a marker into each of them.
+INITIAL = {"DA": "20000101", "DT": "20000101000000", "TM": "000000",
+           "UI": "1.2.3.4", "DS": "0", "IS": "0", "UR": "http://x/"}
 
 
 def short(s):
@@ -381,33 +381,33 @@ def item(**kw):
 
 def add_nested(ds):
     """Sequences two and three levels deep, each only if absent."""
-    ph_uid = PLACEHOLDER["UI"]
+    first_uid = INITIAL["UI"]
     if "RequestAttributesSequence" not in ds:
         ds.RequestAttributesSequence = [item(
             RequestedProcedureID="x", ScheduledProcedureStepID="x",
             RequestedProcedureDescription="x",
             ScheduledProcedureStepDescription="x",
-            AccessionNumber="x", StudyInstanceUID=ph_uid,
+            AccessionNumber="x", StudyInstanceUID=first_uid,
             ReferencedStudySequence=[item(
                 ReferencedSOPClassUID=STUDY_MGMT_CLASS,
-                ReferencedSOPInstanceUID=ph_uid)])]
+                ReferencedSOPInstanceUID=first_uid)])]
     if "ReferencedStudySequence" not in ds:
         ds.ReferencedStudySequence = [item(
             ReferencedSOPClassUID=STUDY_MGMT_CLASS,
-            ReferencedSOPInstanceUID=ph_uid)]
+            ReferencedSOPInstanceUID=first_uid)]
     if "ReferencedImageSequence" not in ds:
         ds.ReferencedImageSequence = [item(
-            ReferencedSOPClassUID=CT_CLASS, ReferencedSOPInstanceUID=ph_uid)]
+            ReferencedSOPClassUID=CT_CLASS, ReferencedSOPInstanceUID=first_uid)]
     if "SourceImageSequence" not in ds:
         ds.SourceImageSequence = [item(
-            ReferencedSOPClassUID=CT_CLASS, ReferencedSOPInstanceUID=ph_uid,
+            ReferencedSOPClassUID=CT_CLASS, ReferencedSOPInstanceUID=first_uid,
             PurposeOfReferenceCodeSequence=[item(
                 CodeValue="121320", CodingSchemeDesignator="DCM",
                 CodeMeaning="Uncompressed predecessor")])]
     if "ReferencedSeriesSequence" not in ds:
-        it = item(SeriesInstanceUID=ph_uid, ReferencedInstanceSequence=[
+        it = item(SeriesInstanceUID=first_uid, ReferencedInstanceSequence=[
             item(ReferencedSOPClassUID=CT_CLASS,
-                 ReferencedSOPInstanceUID=ph_uid)])
+                 ReferencedSOPInstanceUID=first_uid)])
         blk = it.private_block(0x0043, "OBIA LEAK ITEM", create=True)
         blk.add_new(0x01, "LO", "x")
         ds.ReferencedSeriesSequence = [it]
@@ -417,12 +417,12 @@ def add_nested(ds):
     if "RadiopharmaceuticalInformationSequence" not in ds:
         ds.RadiopharmaceuticalInformationSequence = [item(
             Radiopharmaceutical="Fluorodeoxyglucose",
-            RadiopharmaceuticalStartDateTime=PLACEHOLDER["DT"],
-            RadiopharmaceuticalStopDateTime=PLACEHOLDER["DT"])]
+            RadiopharmaceuticalStartDateTime=INITIAL["DT"],
+            RadiopharmaceuticalStopDateTime=INITIAL["DT"])]
     if "VerifyingObserverSequence" not in ds:
         ds.VerifyingObserverSequence = [item(
             VerifyingObserverName="x", VerifyingOrganization="x",
-            VerificationDateTime=PLACEHOLDER["DT"])]
+            VerificationDateTime=INITIAL["DT"])]
     if "ContentSequence" not in ds:
         def concept(value, meaning):
             return [item(CodeValue=value, CodingSchemeDesignator="DCM",
@@ -437,12 +437,12 @@ def add_nested(ds):
                  PersonName="x"),
             item(RelationshipType="CONTAINS", ValueType="DATETIME",
                  ConceptNameCodeSequence=concept("111526", "DateTime"),
-                 DateTime=PLACEHOLDER["DT"]),
+                 DateTime=INITIAL["DT"]),
             item(RelationshipType="CONTAINS", ValueType="UIDREF",
                  ConceptNameCodeSequence=concept("121232",
                                                  "Source series for "
                                                  "segmentation"),
-                 UID=PLACEHOLDER["UI"]),
+                 UID=INITIAL["UI"]),
             item(RelationshipType="CONTAINS", ValueType="CONTAINER",
                  ContinuityOfContent="SEPARATE",
                  ConceptNameCodeSequence=concept("111028",
@@ -467,17 +467,17 @@ def add_annex(ds, planter, tables):
             if kind != "keep":
                 ds.add_new(tag, "SQ", [item(
                     PatientID="x", ReferencedSOPClassUID=CT_CLASS,
-                    ReferencedSOPInstanceUID=PLACEHOLDER["UI"])])
+                    ReferencedSOPInstanceUID=INITIAL["UI"])])
             continue
         if planter.public_action(tag, vr) is None:
             continue
-        ds.add_new(tag, vr, PLACEHOLDER.get(vr, "x"))
+        ds.add_new(tag, vr, INITIAL.get(vr, "x"))
     if 0x60004000 not in ds:
         ds.add_new(0x60004000, "LT", "x")          # Overlay Comments
     for tag in planter.non_annex:
         if tag not in ds:
             vr = tables.vr(tag)
-            ds.add_new(tag, vr, PLACEHOLDER.get(vr, "x"))
+            ds.add_new(tag, vr, INITIAL.get(vr, "x"))
 
 
 def add_private(ds, explicit, tables):
@@ -485,9 +485,9 @@ def add_private(ds, explicit, tables):
     blk = ds.private_block(0x0041, "OBIA LEAK TEST", create=True)
     for off, vr in ((0x01, "LO"), (0x02, "SH"), (0x03, "ST"), (0x04, "LT"),
                     (0x05, "PN"), (0x06, "UT"), (0x07, "UI")):
-        blk.add_new(off, vr, PLACEHOLDER.get(vr, "x"))
+        blk.add_new(off, vr, INITIAL.get(vr, "x"))
     if explicit:
-        blk.add_new(0x08, "DA", PLACEHOLDER["DA"])
+        blk.add_new(0x08, "DA", INITIAL["DA"])
     blk.add_new(0x09, "DS", "3.25")                 # numeric: kept
     inner = Dataset()
     inner.PatientName = "x"
@@ -516,14 +516,14 @@ def image_dataset(modality, sop_class, bits=16, burned_in=None):
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.file_meta.MediaStorageSOPInstanceUID = PLACEHOLDER["UI"]
+    ds.file_meta.MediaStorageSOPInstanceUID = INITIAL["UI"]
     ds.file_meta.TransferSyntaxUID = dg.EXPLICIT_LE
     ds.is_little_endian, ds.is_implicit_VR = True, False
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = PLACEHOLDER["UI"]
-    ds.StudyInstanceUID = PLACEHOLDER["UI"]
-    ds.SeriesInstanceUID = PLACEHOLDER["UI"]
+    ds.SOPInstanceUID = INITIAL["UI"]
+    ds.StudyInstanceUID = INITIAL["UI"]
+    ds.SeriesInstanceUID = INITIAL["UI"]
     ds.Modality = modality
     ds.PatientName = "x"
     ds.PatientID = "x"
@@ -706,17 +706,12 @@ TABLES = None
 def main():
     global TABLES
     obia, pydicom = corpus.obia_and_pydicom()
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     try:
         TABLES = tables = dg.Tables()
     except OSError as e:
         print("SKIP: PS3.15 tables missing: %s" % e)
         return 77
-    root = corpus.find_root()
-    if root is None:
-        print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
-              "OBIA_TEST_DATA")
-        return 77
+    root = corpus.require_root()
     t0 = time.time()
     non_annex = tuple(t for t in NOT_IN_ANNEX_E
                       if t not in tables.safe_attributes)

@@ -59,7 +59,6 @@ DCMTK, dciodvfy, corpus or PS3.15 tables). OBIA_KEEP_TMP=1 keeps the
 inputs and outputs for inspection.
 """
 
-import logging
 import os
 import re
 import shutil
@@ -68,7 +67,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -514,18 +512,12 @@ def main():
         if shutil.which(tool) is None:
             print("SKIP: %s not installed" % tool)
             return 77
-    warnings.simplefilter("ignore")
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     try:
         tables = dg.Tables()
     except OSError as e:
         print("SKIP: PS3.15 tables missing: %s" % e)
         return 77
-    root = corpus.find_root()
-    if root is None:
-        print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
-              "OBIA_TEST_DATA")
-        return 77
+    root = corpus.require_root()
     tmp = tempfile.mkdtemp(prefix="obia-deid-retention-")
     try:
         return run(obia, tables, root, tmp)

@@ -43,7 +43,6 @@ Environment (set by CTest): OBIA (the obia binary), OBIA_SHARED_TESTDATA
 import base64
 import concurrent.futures
 import json
-import logging
 import math
 import os
 import re
@@ -54,7 +53,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -653,14 +651,8 @@ def main():
         if not shutil.which(tool):
             print("SKIP: DCMTK %s not found" % tool)
             return 77
-    warnings.simplefilter("ignore")
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
 
-    root = corpus.find_root()
-    if root is None:
-        print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor "
-              "OBIA_TEST_DATA")
-        return 77
+    root = corpus.require_root()
 
     rows = corpus.manifest(root, pydicom="ok")
     skipped = [r for r in rows if SKIP_NOTES.search(r.get("notes", ""))]

@@ -41,7 +41,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))

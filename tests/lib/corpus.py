@@ -52,3 +52,12 @@ def obia_and_pydicom():
     warnings.simplefilter("ignore")
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     return obia, pydicom
+
+
+def require_root():
+    """The corpus folder (see find_root), or exit 77 (skipped) saying why."""
+    root = find_root()
+    if root is None:
+        print("SKIP: no MANIFEST.tsv in OBIA_SHARED_TESTDATA nor OBIA_TEST_DATA")
+        sys.exit(77)
+    return root

@@ -220,9 +220,8 @@ def private_creator(ds, tag):
     return str(v).strip() if v is not None else None
 
 
-def find_private(ds, group, creator, elem_low):
-    """The private element (group, creator, elem_low) of ds, wherever its
-    block was reserved, or None."""
+def creator_block(ds, group, creator):
+    """The block byte (0x10-0xFF) creator reserved in group of ds, or None."""
     for blk in range(0x10, 0x100):
         ctag = (group << 16) | blk
         if ctag in ds:
@@ -230,21 +229,22 @@ def find_private(ds, group, creator, elem_low):
             if isinstance(v, bytes):
                 v = v.decode("latin-1")
             if str(v).strip() == creator:
-                tag = (group << 16) | (blk << 8) | elem_low
-                return ds[tag] if tag in ds else None
+                return blk
     return None
 
 
+def find_private(ds, group, creator, elem_low):
+    """The private element (group, creator, elem_low) of ds, wherever its
+    block was reserved, or None."""
+    blk = creator_block(ds, group, creator)
+    if blk is None:
+        return None
+    tag = (group << 16) | (blk << 8) | elem_low
+    return ds[tag] if tag in ds else None
+
+
 def creator_present(ds, group, creator):
-    for blk in range(0x10, 0x100):
-        ctag = (group << 16) | blk
-        if ctag in ds:
-            v = ds[ctag].value
-            if isinstance(v, bytes):
-                v = v.decode("latin-1")
-            if str(v).strip() == creator:
-                return True
-    return False
+    return creator_block(ds, group, creator) is not None
 
 
 def walk(ds, prefix=""):
