@@ -27,6 +27,13 @@ int cmd_ingest(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_clinical(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_qc(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* Who is acting, for the audit log: --user, else $OBIA_USER, else the login name. */
+const char *cli_who(const char *given);
 
 /* Call fn for every regular file of path: path itself, or the files below a
  * directory, in name order. Problems (unreadable directory, missing path)

@@ -28,22 +28,48 @@ obia_catalog *cli_open_catalog(const char *command, const char *dir, obia_archiv
 
 int cmd_collection(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *reason = NULL, *user = NULL;
     obia_collection_info in = {0};
-    bool json = false;
+    bool json = false, force = false;
     int first = 1;
     if (argc < 2)
-        return cli_usage_error("collection", "usage: obia collection create|list|show ...");
+        return cli_usage_error("collection", "usage: obia collection create|list|show|release ...");
     const char *sub = argv[1];
-    first = 2;
-    for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
+    /* options may come before or after the operands: the operands are
+     * gathered at the end of argv */
+    char *ops[8];
+    int nops = 0;
+    for (int i = 2; i < argc;) {
+        if (strcmp(argv[i], "--") == 0) {
+            for (i++; i < argc && nops < 8; i++)
+                ops[nops++] = argv[i];
+            break;
+        }
+        if (argv[i][0] != '-' || argv[i][1] == '\0') {
+            if (nops == 8)
+                return cli_usage_error("collection", "too many arguments");
+            ops[nops++] = argv[i++];
+            continue;
+        }
+        int j = i;
+        const char *a = cli_next_option(argc, argv, &j);
         const char **slot = NULL;
         if (strcmp(a, "--json") == 0) {
             json = true;
+            i = j;
+            continue;
+        }
+        if (strcmp(sub, "release") == 0 && strcmp(a, "--force") == 0) {
+            force = true;
+            i = j;
             continue;
         }
         if (strcmp(a, "--archive") == 0)
             slot = &dir;
+        else if (strcmp(sub, "release") == 0 && strcmp(a, "--reason") == 0)
+            slot = &reason;
+        else if (strcmp(sub, "release") == 0 && strcmp(a, "--user") == 0)
+            slot = &user;
         else if (strcmp(sub, "create") == 0 && strcmp(a, "--title") == 0)
             slot = &in.title;
         else if (strcmp(sub, "create") == 0 && strcmp(a, "--description") == 0)
@@ -62,9 +88,13 @@ int cmd_collection(int argc, char **argv)
             slot = &in.profile;
         else
             return cli_usage_error("collection", "unknown option '%s' for %s", a, sub);
-        if (!(*slot = cli_option_value("collection", a, argc, argv, &first)))
+        if (!(*slot = cli_option_value("collection", a, argc, argv, &j)))
             return 2;
+        i = j;
     }
+    for (int k = 0; k < nops; k++)
+        argv[argc - nops + k] = ops[k];
+    first = argc - nops;
     obia_archive *archive = NULL;
     obia_error err;
     obia_error_clear(&err);
@@ -103,8 +133,23 @@ int cmd_collection(int argc, char **argv)
             rc = 1;
         }
         obia_catalog_close(c);
+    } else if (strcmp(sub, "release") == 0) {
+        if (first + 1 != argc)
+            return cli_usage_error("collection", "release takes one accession");
+        if (force && (!reason || !*reason))
+            return cli_usage_error("collection", "--force needs --reason TEXT");
+        obia_catalog *c = cli_open_catalog("collection", dir, &archive);
+        if (!c)
+            return 1;
+        if (obia_catalog_collection_release(c, argv[first], force, cli_who(user), reason, &err)) {
+            printf("%s released\n", argv[first]);
+        } else {
+            fprintf(stderr, "obia collection: %s\n", err.message);
+            rc = 1;
+        }
+        obia_catalog_close(c);
     } else {
-        return cli_usage_error("collection", "unknown subcommand '%s' (create, list or show)", sub);
+        return cli_usage_error("collection", "unknown subcommand '%s' (create, list, show or release)", sub);
     }
     obia_archive_close(archive);
     return rc;

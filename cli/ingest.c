@@ -42,9 +42,10 @@ static void on_outcome(void *ctx, const char *input, obia_ingest_outcome o, cons
         if (u->tty)
             fputs("\r\033[K", stderr);
         fprintf(stderr, "obia ingest: %s: %s: %s\n", input, names[o], detail);
-        /* the kind of reason: up to the first ':' */
+        /* the kind of reason: the codes after the item id, up to the ':' */
         char kind[64];
-        snprintf(kind, sizeof kind, "%s", detail);
+        const char *codes = strchr(detail, ' ');
+        snprintf(kind, sizeof kind, "%s", o == OBIA_INGEST_QUARANTINED && codes ? codes + 1 : detail);
         char *colon = strchr(kind, ':');
         if (colon)
             *colon = '\0';
@@ -80,7 +81,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 
 int cmd_ingest(int argc, char **argv)
 {
-    const char *dir = NULL, *report = NULL, *jobs_s = NULL;
+    const char *dir = NULL, *report = NULL, *jobs_s = NULL, *user = NULL;
     obia_ingest_options opt = {0};
     int first = 1;
     for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
@@ -93,6 +94,8 @@ int cmd_ingest(int argc, char **argv)
             slot = &report;
         else if (strcmp(a, "--jobs") == 0)
             slot = &jobs_s;
+        else if (strcmp(a, "--user") == 0)
+            slot = &user;
         else
             return cli_usage_error("ingest", "unknown option '%s'", a);
         if (!(*slot = cli_option_value("ingest", a, argc, argv, &first)))
@@ -131,6 +134,7 @@ int cmd_ingest(int argc, char **argv)
         obia_archive_close(a);
         return 1;
     }
+    opt.who = cli_who(user);
     opt.on_outcome = on_outcome;
     opt.on_progress = on_progress;
     opt.ctx = &u;
@@ -147,6 +151,12 @@ int cmd_ingest(int argc, char **argv)
             (unsigned long long)s.failed, s.bytes_in / 1e6, s.bytes_stored / 1e6);
     for (int i = 0; i < u.nreasons; i++)
         fprintf(stderr, "  quarantined: %llu %s\n", (unsigned long long)u.counts[i], u.reasons[i]);
+    if (s.series_checked)
+        fprintf(stderr, "obia ingest: %llu series checked, %llu warnings (obia qc warnings)\n",
+                (unsigned long long)s.series_checked, (unsigned long long)s.series_warnings);
+    if (s.quarantined)
+        fprintf(stderr, "obia ingest: see the quarantine with obia qc list --collection %s\n",
+                opt.collection);
     if (u.report && fclose(u.report) != 0) {
         fprintf(stderr, "obia ingest: cannot write %s\n", report);
         ok = false;

@@ -13,13 +13,17 @@ static const struct command commands[] = {
     {"deid", cmd_deid, "de-identify DICOM files (PS3.15 Annex E with options)"},
     {"init", cmd_init, "create an archive"},
     {"config", cmd_config, "show the archive's configuration"},
-    {"collection", cmd_collection, "create, list and show collections"},
+    {"collection", cmd_collection, "create, list, show and release collections"},
     {"ingest", cmd_ingest, "load files and folders into a collection"},
     {"verify", cmd_verify, "check every stored copy; --repair restores bad ones"},
     {"clinical", cmd_clinical, "import clinical data per individual from a CSV file"},
     {"search", cmd_search, "find series by modality, body part, sex, age, disease or text"},
     {"show", cmd_show, "show a collection, individual, study, series or image"},
     {"stats", cmd_stats, "counts per modality, body part, sex, age band, disease, collection"},
+    {"qc", cmd_qc, "quality control: the checks, the quarantine, repair, release, discard"},
+    {"review", cmd_review, "review states of series: visible, not visible, to be deleted"},
+    {"report", cmd_report, "the PHI review report of a collection: every element, flagged"},
+    {"audit", cmd_audit, "the audit log: who did what, when"},
     {"synth", cmd_synth, "write realistic synthetic DICOM studies and a clinical CSV"},
 };
 

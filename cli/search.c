@@ -45,6 +45,10 @@ int cmd_search(int argc, char **argv)
             json = true;
             continue;
         }
+        if (strcmp(a, "--public") == 0) {
+            q.public_only = true;
+            continue;
+        }
         if (strcmp(a, "--archive") == 0)
             slot = &dir;
         else if (strcmp(a, "--collection") == 0)

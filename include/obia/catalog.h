@@ -13,6 +13,7 @@
 #ifndef OBIA_CATALOG_H
 #define OBIA_CATALOG_H
 
+#include "obia/qc.h"
 #include "obia/util.h"
 
 #include <stdbool.h>
@@ -76,18 +77,40 @@ typedef struct obia_catalog_image {
     uint64_t size;
     const char *transfer_syntax;
     long rows, columns, frames;
+    /* for the checks: the image's own modality, frame of reference and
+     * geometry ("x\\y\\z", "6 numbers"), and keyed fingerprints of the
+     * patient's original sex and birth date (NULL when absent) */
+    const char *image_modality;
+    const char *frame_of_reference;
+    const char *position;
+    const char *orientation;
+    bool has_instance_number;
+    const char *sex_fp;
+    const char *birth_fp;
+    bool accept_characteristics;   /* a curator released a mismatch */
 } obia_catalog_image;
 
 typedef enum obia_catalog_added {
     OBIA_CATALOG_ADDED,       /* a new image */
     OBIA_CATALOG_DUPLICATE,   /* this instance is there already, with the same bytes */
     OBIA_CATALOG_CONFLICT,    /* this instance is there already, with other bytes */
+    OBIA_CATALOG_OTHER_INDIVIDUAL, /* its study or series belongs to another individual */
+    OBIA_CATALOG_SERIES_CONFLICT,  /* its series belongs to another study */
+    OBIA_CATALOG_CHARACTERISTICS,  /* sex or birth date differ from the study's */
 } obia_catalog_added;
 
 /* Add an image, creating its study and series as needed (a study's
- * accession is allocated with it). */
+ * accession is allocated with it). Nothing is written unless *added is
+ * OBIA_CATALOG_ADDED. */
 bool obia_catalog_add_image(obia_catalog *c, const obia_catalog_image *im,
                             obia_catalog_added *added, obia_error *err);
+
+/* What obia_catalog_add_image would say, writing nothing. im->object_hash
+ * may be NULL (the bytes not stored yet): an instance already there then
+ * gives DUPLICATE and its hash in existing_hash (may be NULL), for the
+ * caller to compare. */
+bool obia_catalog_check_image(obia_catalog *c, const obia_catalog_image *im,
+                              obia_catalog_added *added, char existing_hash[65], obia_error *err);
 
 /* ---- clinical data --------------------------------------------------------------- */
 
@@ -112,6 +135,7 @@ typedef struct obia_catalog_query {
     int age_min, age_max;       /* years, at the study; -1 for no bound */
     const char *disease;        /* substring, any case */
     const char *text;           /* substring of descriptions, any case */
+    bool public_only;           /* visible series of released collections only */
     long limit;                 /* 0: no limit */
 } obia_catalog_query;
 
@@ -126,5 +150,84 @@ bool obia_catalog_show(obia_catalog *c, const char *key, obia_row_fn fn, void *c
  * collection): rows of facet, value, individuals, studies, series, images. */
 bool obia_catalog_stats(obia_catalog *c, const char *collection, obia_row_fn fn, void *ctx,
                         obia_error *err);
+
+/* ---- quality control, review and audit -----------------------------------------
+ * Writes join the caller's transaction when one is open (begin/commit),
+ * else each is a transaction of its own. who is the person (or process)
+ * acting, recorded in the audit log. */
+
+/* A quarantined item: an image held back with the findings of the checks. */
+typedef struct obia_catalog_quarantine {
+    const char *collection;          /* accession */
+    const obia_qc_findings *findings;
+    bool has_bytes;                  /* de-identified bytes kept in quarantine/ID.dcm */
+    const char *source_ref;          /* the keys database's name for its source path, or NULL */
+    const char *sop_instance_uid;    /* of the kept bytes */
+    const char *individual;          /* accession of the kept bytes' individual */
+    const char *who;
+    const char *note;                /* for the audit log, e.g. a repair's reason */
+} obia_catalog_quarantine;
+
+/* Record an item (also in the audit log); id gets Q000001-style. */
+bool obia_catalog_quarantine_add(obia_catalog *c, const obia_catalog_quarantine *q, char id[16],
+                                 obia_error *err);
+/* Replace an item's findings and what is kept (after a failed repair). */
+bool obia_catalog_quarantine_refind(obia_catalog *c, const char *id,
+                                    const obia_catalog_quarantine *q, obia_error *err);
+/* End an item: state "repaired", "released" or "discarded", with a reason. */
+bool obia_catalog_quarantine_close(obia_catalog *c, const char *id, const char *state,
+                                   const char *who, const char *reason, obia_error *err);
+/* One item: id, collection, state, severity, codes, created, updated,
+ * has_bytes, source_ref, sop_instance_uid, individual. NOTFOUND if none. */
+bool obia_catalog_quarantine_get(obia_catalog *c, const char *id, obia_row_fn fn, void *ctx,
+                                 obia_error *err);
+/* Its findings: code, severity, detail. */
+bool obia_catalog_quarantine_findings(obia_catalog *c, const char *id, obia_row_fn fn, void *ctx,
+                                      obia_error *err);
+/* Items, oldest first; NULL filters match all; state "all" too. */
+bool obia_catalog_quarantine_list(obia_catalog *c, const char *collection, const char *code,
+                                  const char *state, obia_row_fn fn, void *ctx, obia_error *err);
+
+/* Replace the warnings of a series with these (none clears them). */
+bool obia_catalog_series_findings_set(obia_catalog *c, const char *series_uid,
+                                      const obia_qc_findings *f, obia_error *err);
+/* Series warnings: collection, study, series_uid, code, severity, detail, found. */
+bool obia_catalog_series_findings(obia_catalog *c, const char *collection, const char *code,
+                                  obia_row_fn fn, void *ctx, obia_error *err);
+/* What the series checks need of its images: sop_instance_uid, modality,
+ * frame_of_reference, instance_number (NULL if none), position,
+ * orientation, frames. */
+bool obia_catalog_series_images(obia_catalog *c, const char *series_uid, obia_row_fn fn,
+                                void *ctx, obia_error *err);
+/* Every image of a collection: sop_instance_uid, object_hash, individual,
+ * series_uid, transfer_syntax. */
+bool obia_catalog_collection_images(obia_catalog *c, const char *collection, obia_row_fn fn,
+                                    void *ctx, obia_error *err);
+
+/* Review states of series (as in TCIA's QC tool). */
+bool obia_catalog_review_state_valid(const char *state); /* unreviewed visible not-visible to-be-deleted */
+/* Set the state of a series (by UID), of every series of a study (S...)
+ * or of a collection (OBIA...); *count gets the series changed. */
+bool obia_catalog_review_set(obia_catalog *c, const char *target, const char *state,
+                             const char *who, const char *reason, long *count, obia_error *err);
+/* Series with their state: collection, study, series_uid, modality,
+ * description, images, state, updated. */
+bool obia_catalog_review_list(obia_catalog *c, const char *collection, const char *state,
+                              obia_row_fn fn, void *ctx, obia_error *err);
+/* A series' history: at, who, state, reason (oldest first). NOTFOUND if no series. */
+bool obia_catalog_review_history(obia_catalog *c, const char *series_uid, obia_row_fn fn,
+                                 void *ctx, obia_error *err);
+
+/* Release a collection: refused (OBIA_E_ARG naming the counts) while
+ * series are unreviewed or items quarantined, unless force with a reason. */
+bool obia_catalog_collection_release(obia_catalog *c, const char *accession, bool force,
+                                     const char *who, const char *reason, obia_error *err);
+
+/* The audit log. */
+bool obia_catalog_audit(obia_catalog *c, const char *who, const char *action, const char *object,
+                        const char *detail, obia_error *err);
+/* Newest first: at, who, action, object, detail; object NULL for all. */
+bool obia_catalog_audit_list(obia_catalog *c, const char *object, long limit, obia_row_fn fn,
+                             void *ctx, obia_error *err);
 
 #endif

@@ -132,4 +132,27 @@ bool obia_deid_keys_add(obia_deid_keys *k, const char *scope, const char *issuer
 bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_id,
                              const char *key_fallback, obia_deid_identity *out, obia_error *err);
 
+/* Keyed hash (BLAKE2b-128, a key derived from the UID key) of a value
+ * normalised to upper-case letters and digits (other ASCII dropped), in a
+ * context ("" for identifiers and names; an individual's accession for
+ * their dates; a field name for fingerprints). Never reversible without the
+ * keys database. */
+void obia_deid_keys_hash(const obia_deid_keys *k, const char *context, const char *value,
+                         size_t len, uint8_t out[16]);
+/* Remember hashes of original values (identifiers, names, dates), so the
+ * PHI review report can tell when one is left in an image. */
+bool obia_deid_keys_remember(obia_deid_keys *k, const uint8_t (*hashes)[16], size_t n,
+                             obia_error *err);
+/* Every remembered hash, to fn. */
+bool obia_deid_keys_known(obia_deid_keys *k, void (*fn)(void *ctx, const uint8_t hash[16]),
+                          void *ctx, obia_error *err);
+
+/* The input path of a quarantined file kept without bytes (paths may name
+ * patients, so they live here, not in the catalog), by a random reference. */
+bool obia_deid_keys_source_put(obia_deid_keys *k, const char *path, char ref[33],
+                               obia_error *err);
+bool obia_deid_keys_source_get(obia_deid_keys *k, const char *ref, char *path, size_t cap,
+                               obia_error *err);
+bool obia_deid_keys_source_drop(obia_deid_keys *k, const char *ref, obia_error *err);
+
 #endif

@@ -10,13 +10,18 @@
  * catalog rows are committed; outcomes are reported only then. Original
  * bytes never reach the archive's disk: what is stored is de-identified,
  * and a file that cannot be read or de-identified safely is quarantined as
- * a record of why (never as a copy of its bytes); an image flagged for
- * burned-in text is kept de-identified in the quarantine for review.
+ * a record of why with its source path (kept in the keys database, never a
+ * copy of its bytes); an image that fails a check after de-identification
+ * (burned-in text, conflicts with what the archive holds) is kept
+ * de-identified in the quarantine for review. The checks and their codes
+ * are lib/qc's (include/obia/qc.h); after a run the series it added to are
+ * checked and their warnings recorded.
  */
 #ifndef OBIA_INGEST_H
 #define OBIA_INGEST_H
 
 #include "obia/archive.h"
+#include "obia/qc.h"
 #include "obia/util.h"
 
 #include <stdbool.h>
@@ -31,7 +36,8 @@ typedef enum obia_ingest_outcome {
 
 /* One file's outcome: the input as given, what happened, and the reason or
  * the accessions (study) and new SOP Instance UID. Called in no particular
- * order, from one thread at a time. */
+ * order, from one thread at a time. A quarantined file's detail starts with
+ * its item and codes: "Q000003 pixel-length,patient-id-missing: ...". */
 typedef void (*obia_ingest_outcome_fn)(void *ctx, const char *input, obia_ingest_outcome outcome,
                                        const char *detail);
 /* Files done so far of the total, from one thread at a time. */
@@ -40,11 +46,13 @@ typedef void (*obia_ingest_progress_fn)(void *ctx, uint64_t done, uint64_t total
 typedef struct obia_ingest_summary {
     uint64_t accepted, duplicates, quarantined, failed;
     uint64_t bytes_in, bytes_stored;
+    uint64_t series_checked, series_warnings;   /* series checks after the run */
 } obia_ingest_summary;
 
 typedef struct obia_ingest_options {
     const char *collection;            /* accession, required */
     int jobs;                          /* 0: the archive's [ingest] jobs */
+    const char *who;                   /* for the audit log; NULL: "unknown" */
     obia_ingest_outcome_fn on_outcome;
     obia_ingest_progress_fn on_progress;
     void *ctx;
@@ -55,6 +63,42 @@ typedef struct obia_ingest_options {
  * in the outcomes and the summary. */
 bool obia_ingest_files(obia_archive *a, const obia_ingest_options *opt, const char *const *files,
                        size_t nfiles, obia_ingest_summary *summary, obia_error *err);
+
+/* ---- quarantined items -------------------------------------------------------------
+ * What a curator does with an item of the quarantine (obia qc). Each is
+ * recorded in the audit log as who did it. */
+
+/* Repair: set KEYWORD=VALUE (or any path obia_dataset_set_path takes) in
+ * the item's file -- the kept de-identified bytes, or else the original at
+ * its source path -- check it again and ingest it if it is now clean.
+ * *outcome says what happened (QUARANTINED: still held, with the new
+ * findings in detail). */
+bool obia_ingest_repair(obia_archive *a, const char *id, const char *const *sets, size_t nsets,
+                        const char *who, const char *reason, obia_ingest_outcome *outcome,
+                        char *detail, size_t cap, obia_error *err);
+/* Release: a curator accepts an item held only by hold-level findings
+ * (burned-in text suspected, patient characteristics); its kept bytes are
+ * ingested without those checks. Refused (OBIA_E_ARG) for error-level
+ * findings. A reason is required. */
+bool obia_ingest_release(obia_archive *a, const char *id, const char *who, const char *reason,
+                         obia_ingest_outcome *outcome, char *detail, size_t cap,
+                         obia_error *err);
+/* Discard: the item ends, its kept bytes and source path are forgotten. */
+bool obia_ingest_discard(obia_archive *a, const char *id, const char *who, const char *reason,
+                         obia_error *err);
+/* Check the series of a collection (all of them) again; their warnings are
+ * replaced. */
+bool obia_ingest_check_series(obia_archive *a, const char *collection,
+                              obia_ingest_summary *summary, obia_error *err);
+
+/* ---- the PHI review report ----------------------------------------------------------
+ * The report of include/obia/qc.h over every image of a collection: each
+ * image's header read from the store (header only, workers per core), its
+ * values compared with what the keys database remembers of the originals
+ * (identifiers and names; dates per individual). *out is finished (sorted)
+ * and the caller frees it. */
+bool obia_ingest_report(obia_archive *a, const char *collection, int jobs, obia_qc_report **out,
+                        obia_error *err);
 
 /* ---- clinical data ------------------------------------------------------------------ */
 

@@ -4,12 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct obia_catalog {
-    const catalog_backend *be;
-    void *db;
-    int version;
-};
-
 obia_catalog *obia_catalog_open(const char *path, bool create, obia_error *err)
 {
     obia_catalog *c = calloc(1, sizeof *c);
@@ -100,6 +94,18 @@ bool obia_catalog_add_image(obia_catalog *c, const obia_catalog_image *im,
         return obia_error_set(err, OBIA_E_ARG, "an image needs its collection, individual, "
                                                "study, series and SOP UIDs and its object");
     return c->be->add_image(c->db, im, added, err);
+}
+
+bool obia_catalog_check_image(obia_catalog *c, const obia_catalog_image *im,
+                              obia_catalog_added *added, char existing_hash[65], obia_error *err)
+{
+    if (!im->collection || !im->individual || !im->study_uid || !im->series_uid ||
+        !im->sop_instance_uid)
+        return obia_error_set(err, OBIA_E_ARG, "an image needs its collection, individual, "
+                                               "study, series and SOP Instance UID");
+    if (existing_hash)
+        existing_hash[0] = '\0';
+    return c->be->check_image(c->db, im, added, existing_hash, err);
 }
 
 bool obia_catalog_individual_set(obia_catalog *c, const char *accession, const char *name,

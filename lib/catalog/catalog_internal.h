@@ -17,6 +17,8 @@ typedef struct catalog_backend {
     bool (*individual_new)(void *db, const char *collection, char accession[16], obia_error *err);
     bool (*add_image)(void *db, const obia_catalog_image *im, obia_catalog_added *added,
                       obia_error *err);
+    bool (*check_image)(void *db, const obia_catalog_image *im, obia_catalog_added *added,
+                        char existing_hash[65], obia_error *err);
     bool (*individual_set)(void *db, const char *accession, const char *name, const char *value,
                            obia_error *err);
     bool (*collections)(void *db, obia_row_fn fn, void *ctx, obia_error *err);
@@ -24,8 +26,24 @@ typedef struct catalog_backend {
                    obia_error *err);
     bool (*show)(void *db, const char *key, obia_row_fn fn, void *ctx, obia_error *err);
     bool (*stats)(void *db, const char *collection, obia_row_fn fn, void *ctx, obia_error *err);
+    /* Portable SQL for the rest (lib/catalog/qc.c): ? placeholders bound to
+     * text parameters (NULL binds SQL NULL). exec runs on the writer, in its
+     * transaction if one is open; *changes and *last_id as the statement
+     * left them. query runs on the writer (writer true: sees the open
+     * transaction) or the calling thread's reader. */
+    bool (*exec)(void *db, const char *sql, const char *const *params, int nparams,
+                 long long *changes, long long *last_id, obia_error *err);
+    bool (*query)(void *db, bool writer, const char *sql, const char *const *params, int nparams,
+                  obia_row_fn fn, void *ctx, bool *any, obia_error *err);
+    bool (*in_transaction)(void *db);
 } catalog_backend;
 
 extern const catalog_backend catalog_sqlite;
+
+struct obia_catalog {
+    const catalog_backend *be;
+    void *db;
+    int version;
+};
 
 #endif

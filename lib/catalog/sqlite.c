@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -57,6 +57,40 @@ static const char *const migrations[] = {
     "CREATE INDEX series_body_part ON series (body_part);"
     "CREATE INDEX image_series ON image (series_id);"
     "CREATE INDEX image_hash ON image (object_hash);",
+    /* 1 -> 2: quality control, review states, audit */
+    "ALTER TABLE study ADD COLUMN sex_fp TEXT;"
+    "ALTER TABLE study ADD COLUMN birth_fp TEXT;"
+    "ALTER TABLE series ADD COLUMN review_state TEXT NOT NULL DEFAULT 'unreviewed' CHECK "
+    "  (review_state IN ('unreviewed', 'visible', 'not-visible', 'to-be-deleted'));"
+    "ALTER TABLE series ADD COLUMN reviewed TEXT;"
+    "ALTER TABLE image ADD COLUMN modality TEXT;"
+    "ALTER TABLE image ADD COLUMN frame_of_reference TEXT;"
+    "ALTER TABLE image ADD COLUMN position TEXT;"
+    "ALTER TABLE image ADD COLUMN orientation TEXT;"
+    "ALTER TABLE image ADD COLUMN has_instance_number INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX series_review ON series (review_state);"
+    "CREATE TABLE review ("
+    "  id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL REFERENCES series (id),"
+    "  state TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL, reason TEXT);"
+    "CREATE INDEX review_series ON review (series_id);"
+    "CREATE TABLE quarantine ("
+    "  id INTEGER PRIMARY KEY, accession TEXT UNIQUE,"
+    "  collection_id INTEGER NOT NULL REFERENCES collection (id),"
+    "  state TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'repaired', 'released', "
+    "  'discarded')),"
+    "  severity TEXT NOT NULL, codes TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,"
+    "  has_bytes INTEGER NOT NULL, source_ref TEXT, sop_instance_uid TEXT, individual TEXT);"
+    "CREATE INDEX quarantine_collection ON quarantine (collection_id, state);"
+    "CREATE TABLE quarantine_finding ("
+    "  quarantine_id INTEGER NOT NULL REFERENCES quarantine (id), code TEXT NOT NULL,"
+    "  severity TEXT NOT NULL, detail TEXT, PRIMARY KEY (quarantine_id, code));"
+    "CREATE TABLE finding ("
+    "  series_id INTEGER NOT NULL REFERENCES series (id), code TEXT NOT NULL,"
+    "  severity TEXT NOT NULL, detail TEXT, found TEXT NOT NULL, PRIMARY KEY (series_id, code));"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,"
+    "  object TEXT, detail TEXT);"
+    "CREATE INDEX audit_object ON audit (object);",
 };
 
 /* Queries run on a read-only connection of their thread's own (WAL lets
@@ -75,7 +109,7 @@ typedef struct db {
     char path[4096];
     sqlite3_stmt *find_image, *find_series, *find_study, *add_image, *add_series, *add_study,
         *bump_series, *collection_id, *individual_id, *next_counter, *bump_counter,
-        *add_individual, *add_collection, *individual_sex, *individual_age;
+        *add_individual, *add_collection, *individual_sex, *individual_age, *study_fp;
 } db;
 
 static bool fail(db *d, obia_error *err, const char *what)
@@ -118,7 +152,7 @@ static void be_close(void *p)
                             &d->add_series, &d->add_study, &d->bump_series, &d->collection_id,
                             &d->individual_id, &d->next_counter, &d->bump_counter,
                             &d->add_individual, &d->add_collection, &d->individual_sex,
-                            &d->individual_age};
+                            &d->individual_age, &d->study_fp};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(*all[i]);
     for (size_t i = 0; i < d->nreaders; i++)
@@ -177,12 +211,21 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
     ok = ok &&
          prepare(d, &d->find_image,
                  "SELECT object_hash FROM image WHERE sop_instance_uid = ?", err) &&
-         prepare(d, &d->find_series, "SELECT id FROM series WHERE series_uid = ?", err) &&
-         prepare(d, &d->find_study, "SELECT id, individual_id FROM study WHERE study_uid = ?", err) &&
+         prepare(d, &d->find_series,
+                 "SELECT r.id, r.study_id, s.individual_id FROM series r JOIN study s ON s.id = "
+                 "r.study_id WHERE r.series_uid = ?",
+                 err) &&
+         prepare(d, &d->find_study,
+                 "SELECT id, individual_id, sex_fp, birth_fp FROM study WHERE study_uid = ?", err) &&
+         prepare(d, &d->study_fp,
+                 "UPDATE study SET sex_fp = COALESCE(sex_fp, ?), birth_fp = COALESCE(birth_fp, ?) "
+                 "WHERE id = ?",
+                 err) &&
          prepare(d, &d->add_image,
                  "INSERT INTO image (series_id, sop_class_uid, sop_instance_uid, instance_number, "
-                 "object_hash, size, transfer_syntax, rows_, columns_, frames, ingested) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "object_hash, size, transfer_syntax, rows_, columns_, frames, ingested, modality, "
+                 "frame_of_reference, position, orientation, has_instance_number) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  err) &&
          prepare(d, &d->add_series,
                  "INSERT INTO series (study_id, series_uid, modality, body_part, description, "
@@ -190,7 +233,7 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
                  err) &&
          prepare(d, &d->add_study,
                  "INSERT INTO study (accession, individual_id, study_uid, study_date, description, "
-                 "age_at_study, age_years) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 "age_at_study, age_years, sex_fp, birth_fp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  err) &&
          prepare(d, &d->bump_series,
                  "UPDATE series SET images = images + 1, bytes = bytes + ? WHERE id = ?", err) &&
@@ -325,7 +368,7 @@ static bool be_collection_profile(void *p, const char *accession, char profile[1
 static bool be_individual_new(void *p, const char *collection, char accession[16], obia_error *err)
 {
     db *d = p;
-    long long cid, n;
+    long long cid = 0, n = 0;
     char now[32];
     now_iso(now);
     if (!collection_row(d, collection, &cid, NULL, err) || !take_number(d, "individual", &n, err))
@@ -356,16 +399,27 @@ static int age_years(const char *as)
     }
 }
 
-static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_added *added,
-                         obia_error *err)
+/* Whether two fingerprints disagree (both known and different). */
+static bool differ(const char *a, const char *b)
 {
-    db *d = p;
-    /* the same instance again? */
+    return a && *a && b && *b && strcmp(a, b) != 0;
+}
+
+/* Add an image, or with write false only say what adding it would do
+ * (with no object_hash yet, an instance already there gives DUPLICATE and
+ * its hash in existing_hash). */
+static bool add_or_check(db *d, const obia_catalog_image *im, obia_catalog_added *added,
+                         bool write, char existing_hash[65], obia_error *err)
+{
+    /* look everything up before writing anything */
     sqlite3_reset(d->find_image);
     sqlite3_bind_text(d->find_image, 1, im->sop_instance_uid, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(d->find_image);
     if (rc == SQLITE_ROW) {
-        bool same = strcmp((const char *)sqlite3_column_text(d->find_image, 0), im->object_hash) == 0;
+        const char *have = (const char *)sqlite3_column_text(d->find_image, 0);
+        if (existing_hash)
+            snprintf(existing_hash, 65, "%s", have ? have : "");
+        bool same = !im->object_hash || strcmp(have ? have : "", im->object_hash) == 0;
         sqlite3_reset(d->find_image);
         *added = same ? OBIA_CATALOG_DUPLICATE : OBIA_CATALOG_CONFLICT;
         return true;
@@ -384,6 +438,60 @@ static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_add
     if (iid < 0)
         return obia_error_set(err, OBIA_E_NOTFOUND, "no individual %s in collection %s",
                               im->individual, im->collection);
+
+    /* the study: of this individual, with the same patient characteristics */
+    sqlite3_reset(d->find_study);
+    sqlite3_bind_text(d->find_study, 1, im->study_uid, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(d->find_study);
+    long long sid = -1, owner = -1;
+    bool mismatch = false, new_sex_fp = false, new_birth_fp = false;
+    if (rc == SQLITE_ROW) {
+        sid = sqlite3_column_int64(d->find_study, 0);
+        owner = sqlite3_column_int64(d->find_study, 1);
+        const char *sex = (const char *)sqlite3_column_text(d->find_study, 2);
+        const char *birth = (const char *)sqlite3_column_text(d->find_study, 3);
+        mismatch = differ(sex, im->sex_fp) || differ(birth, im->birth_fp);
+        new_sex_fp = !sex && im->sex_fp && *im->sex_fp;
+        new_birth_fp = !birth && im->birth_fp && *im->birth_fp;
+    }
+    sqlite3_reset(d->find_study);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(d, err, "cannot look up a study");
+    if (sid >= 0 && owner != iid) {
+        *added = OBIA_CATALOG_OTHER_INDIVIDUAL;   /* a study cannot belong to two individuals */
+        return true;
+    }
+
+    /* the series: of this study */
+    sqlite3_reset(d->find_series);
+    sqlite3_bind_text(d->find_series, 1, im->series_uid, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(d->find_series);
+    long long serid = -1, series_study = -1, series_owner = -1;
+    if (rc == SQLITE_ROW) {
+        serid = sqlite3_column_int64(d->find_series, 0);
+        series_study = sqlite3_column_int64(d->find_series, 1);
+        series_owner = sqlite3_column_int64(d->find_series, 2);
+    }
+    sqlite3_reset(d->find_series);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(d, err, "cannot look up a series");
+    if (serid >= 0 && series_owner != iid) {
+        *added = OBIA_CATALOG_OTHER_INDIVIDUAL;
+        return true;
+    }
+    if (serid >= 0 && series_study != sid) {
+        *added = OBIA_CATALOG_SERIES_CONFLICT;
+        return true;
+    }
+    if (mismatch && !im->accept_characteristics) {
+        *added = OBIA_CATALOG_CHARACTERISTICS;
+        return true;
+    }
+    if (!write) {
+        *added = OBIA_CATALOG_ADDED;
+        return true;
+    }
+
     int years = age_years(im->age_at_study);
     if (im->sex && *im->sex) {
         sqlite3_reset(d->individual_sex);
@@ -400,23 +508,6 @@ static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_add
         sqlite3_bind_int(d->individual_age, 3, years);
         sqlite3_step(d->individual_age);
         sqlite3_reset(d->individual_age);
-    }
-
-    /* the study */
-    sqlite3_reset(d->find_study);
-    sqlite3_bind_text(d->find_study, 1, im->study_uid, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(d->find_study);
-    long long sid = -1, owner = -1;
-    if (rc == SQLITE_ROW) {
-        sid = sqlite3_column_int64(d->find_study, 0);
-        owner = sqlite3_column_int64(d->find_study, 1);
-    }
-    sqlite3_reset(d->find_study);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(d, err, "cannot look up a study");
-    if (sid >= 0 && owner != iid) {
-        *added = OBIA_CATALOG_CONFLICT;   /* a study cannot belong to two individuals */
-        return true;
     }
     if (sid < 0) {
         long long n;
@@ -435,21 +526,25 @@ static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_add
         bind_text(st, 6, im->age_at_study);
         if (years >= 0)
             sqlite3_bind_int(st, 7, years);
+        bind_text(st, 8, im->sex_fp);
+        bind_text(st, 9, im->birth_fp);
         bool ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_reset(st);
         if (!ok)
             return fail(d, err, "cannot add a study");
         sid = sqlite3_last_insert_rowid(d->h);
+    } else if (new_sex_fp || new_birth_fp) {
+        /* the first image to say who the patient is sets the study's fingerprints */
+        sqlite3_stmt *st = d->study_fp;
+        sqlite3_reset(st);
+        bind_text(st, 1, im->sex_fp);
+        bind_text(st, 2, im->birth_fp);
+        sqlite3_bind_int64(st, 3, sid);
+        bool ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+        if (!ok)
+            return fail(d, err, "cannot update a study");
     }
-
-    /* the series */
-    sqlite3_reset(d->find_series);
-    sqlite3_bind_text(d->find_series, 1, im->series_uid, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(d->find_series);
-    long long serid = rc == SQLITE_ROW ? sqlite3_column_int64(d->find_series, 0) : -1;
-    sqlite3_reset(d->find_series);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(d, err, "cannot look up a series");
     if (serid < 0) {
         sqlite3_stmt *st = d->add_series;
         sqlite3_reset(st);
@@ -483,6 +578,11 @@ static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_add
     sqlite3_bind_int64(st, 9, im->columns);
     sqlite3_bind_int64(st, 10, im->frames);
     bind_text(st, 11, now);
+    bind_text(st, 12, im->image_modality);
+    bind_text(st, 13, im->frame_of_reference);
+    bind_text(st, 14, im->position);
+    bind_text(st, 15, im->orientation);
+    sqlite3_bind_int(st, 16, im->has_instance_number);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_reset(st);
     if (!ok)
@@ -496,6 +596,20 @@ static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_add
         return fail(d, err, "cannot count an image");
     *added = OBIA_CATALOG_ADDED;
     return true;
+}
+
+static bool be_add_image(void *p, const obia_catalog_image *im, obia_catalog_added *added,
+                         obia_error *err)
+{
+    if (!im->object_hash)
+        return obia_error_set(err, OBIA_E_ARG, "an image needs its object's hash");
+    return add_or_check(p, im, added, true, NULL, err);
+}
+
+static bool be_check_image(void *p, const obia_catalog_image *im, obia_catalog_added *added,
+                           char existing_hash[65], obia_error *err)
+{
+    return add_or_check(p, im, added, false, existing_hash, err);
 }
 
 static const char *const clinical_columns[] = {"sex", "age", "disease", "diagnosis",
@@ -638,7 +752,8 @@ static bool be_search(void *p, const obia_catalog_query *q, obia_row_fn fn, void
                      "SELECT c.accession AS collection, i.accession AS individual, "
                      "s.accession AS study, r.series_uid, r.modality, r.body_part, "
                      "r.description AS series_description, s.description AS study_description, "
-                     "s.study_date, s.age_years AS age, i.sex, i.disease, r.images, r.bytes "
+                     "s.study_date, s.age_years AS age, i.sex, i.disease, r.images, r.bytes, "
+                     "r.review_state "
                      "FROM series r JOIN study s ON s.id = r.study_id "
                      "JOIN individual i ON i.id = s.individual_id "
                      "JOIN collection c ON c.id = i.collection_id WHERE 1 = 1");
@@ -684,6 +799,9 @@ static bool be_search(void *p, const obia_catalog_query *q, obia_row_fn fn, void
         params[np++] = text;
         params[np++] = text;
     }
+    if (q->public_only)
+        n += snprintf(sql + n, sizeof sql - n,
+                      " AND c.status = 'released' AND r.review_state = 'visible'");
     n += snprintf(sql + n, sizeof sql - n, " ORDER BY c.id, i.id, s.id, r.series_number, r.id");
     if (q->limit > 0) {
         snprintf(limit, sizeof limit, "%ld", q->limit);
@@ -765,6 +883,50 @@ static bool be_stats(void *p, const char *collection, obia_row_fn fn, void *ctx,
     return true;
 }
 
+static bool be_exec(void *p, const char *sql, const char *const *params, int nparams,
+                    long long *changes, long long *last_id, obia_error *err)
+{
+    db *d = p;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(d, err, "cannot prepare a statement");
+    for (int i = 0; i < nparams; i++)
+        bind_text(st, i + 1, params[i]);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(d, err, "cannot write");
+    if (changes)
+        *changes = sqlite3_changes(d->h);
+    if (last_id)
+        *last_id = sqlite3_last_insert_rowid(d->h);
+    return true;
+}
+
+static bool be_query(void *p, bool writer, const char *sql, const char *const *params, int nparams,
+                     obia_row_fn fn, void *ctx, bool *any, obia_error *err)
+{
+    db *d = p;
+    if (!writer)
+        return run_query(d, sql, params, nparams, fn, ctx, any, err);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(d, err, "cannot prepare a query");
+    for (int i = 0; i < nparams; i++)
+        bind_text(st, i + 1, params[i]);
+    bool ok = rows(d, st, fn, ctx, any, err);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static bool be_in_transaction(void *p)
+{
+    db *d = p;
+    return !sqlite3_get_autocommit(d->h);
+}
+
 const catalog_backend catalog_sqlite = {
     .name = "sqlite",
     .open = be_open,
@@ -776,9 +938,13 @@ const catalog_backend catalog_sqlite = {
     .collection_profile = be_collection_profile,
     .individual_new = be_individual_new,
     .add_image = be_add_image,
+    .check_image = be_check_image,
     .individual_set = be_individual_set,
     .collections = be_collections,
     .search = be_search,
     .show = be_show,
     .stats = be_stats,
+    .exec = be_exec,
+    .query = be_query,
+    .in_transaction = be_in_transaction,
 };

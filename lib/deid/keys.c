@@ -18,6 +18,7 @@ struct obia_deid_keys {
     sqlite3_stmt *find;
     sqlite3_stmt *insert;
     uint8_t uid_key[32];
+    uint8_t hash_key[32];       /* derived from uid_key: the key of obia_deid_keys_hash */
     char path[4096];
 };
 
@@ -33,9 +34,14 @@ struct obia_deid_keys {
     "  date_offset_days INTEGER NOT NULL,"                                                     \
     "  UNIQUE (scope, issuer, patient_key), UNIQUE (scope, pseudonym));"
 
+/* known: keyed hashes of original identifiers, names and (per individual)
+ * dates, for the PHI review report; source: the input path of a
+ * quarantined file kept without bytes, by a random reference. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
-    INDIVIDUAL_TABLE;
+    INDIVIDUAL_TABLE
+    "CREATE TABLE IF NOT EXISTS known (hash BLOB PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS source (ref TEXT PRIMARY KEY, path TEXT NOT NULL);";
 
 /* The first keys databases had no scope: move their rows into scope "". */
 static const char migrate_scope[] =
@@ -130,6 +136,8 @@ obia_deid_keys *obia_deid_keys_open(const char *path, obia_error *err)
         ok = false;
     }
     sqlite3_finalize(st_key);
+    crypto_generichash(k->hash_key, sizeof k->hash_key, (const unsigned char *)"obia known values",
+                       17, k->uid_key, sizeof k->uid_key);
     ok = ok &&
          sqlite3_prepare_v2(k->db,
                             "SELECT pseudonym, date_offset_days FROM individual "
@@ -157,6 +165,7 @@ void obia_deid_keys_close(obia_deid_keys *k)
     sqlite3_finalize(k->insert);
     sqlite3_close(k->db);
     sodium_memzero(k->uid_key, sizeof k->uid_key);
+    sodium_memzero(k->hash_key, sizeof k->hash_key);
     free(k);
 }
 
@@ -276,4 +285,118 @@ bool obia_deid_keys_identify(void *ctx, const char *issuer, const char *patient_
     if (!obia_deid_keys_find(k, "", issuer, patient_id, key_fallback, out, &found, err))
         return false;
     return found || obia_deid_keys_add(k, "", issuer, patient_id, key_fallback, NULL, out, err);
+}
+
+/* ---- known values ------------------------------------------------------------------ */
+
+void obia_deid_keys_hash(const obia_deid_keys *k, const char *context, const char *value,
+                         size_t len, uint8_t out[16])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, k->hash_key, sizeof k->hash_key, 16);
+    if (context && *context) {
+        crypto_generichash_update(&st, (const unsigned char *)context, strlen(context));
+        crypto_generichash_update(&st, (const unsigned char *)"\x1f", 1);
+    }
+    unsigned char buf[256];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if (ch >= 'a' && ch <= 'z')
+            ch = (unsigned char)(ch - 'a' + 'A');
+        else if (ch < 0x80 && !((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+            continue;
+        buf[n++] = ch;
+        if (n == sizeof buf) {
+            crypto_generichash_update(&st, buf, n);
+            n = 0;
+        }
+    }
+    crypto_generichash_update(&st, buf, n);
+    crypto_generichash_final(&st, out, 16);
+}
+
+bool obia_deid_keys_remember(obia_deid_keys *k, const uint8_t (*hashes)[16], size_t n,
+                             obia_error *err)
+{
+    if (n == 0)
+        return true;
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_exec(k->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+              sqlite3_prepare_v2(k->db, "INSERT OR IGNORE INTO known (hash) VALUES (?)", -1, &st,
+                                 NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, hashes[i], 16, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (ok && sqlite3_exec(k->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    db_error(k, err, "cannot record known values");
+    sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+bool obia_deid_keys_known(obia_deid_keys *k, void (*fn)(void *ctx, const uint8_t hash[16]),
+                          void *ctx, obia_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(k->db, "SELECT hash FROM known", -1, &st, NULL) != SQLITE_OK)
+        return db_error(k, err, "cannot read known values");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 0) == 16)
+            fn(ctx, sqlite3_column_blob(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || db_error(k, err, "cannot read known values");
+}
+
+/* ---- sources of quarantined files ------------------------------------------------------ */
+
+bool obia_deid_keys_source_put(obia_deid_keys *k, const char *path, char ref[33],
+                               obia_error *err)
+{
+    uint8_t r[16];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(ref, 33, r, sizeof r);
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(k->db, "INSERT INTO source (ref, path) VALUES (?, ?)", -1, &st,
+                                 NULL) == SQLITE_OK &&
+              sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+              sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok || db_error(k, err, "cannot record a source path");
+}
+
+bool obia_deid_keys_source_get(obia_deid_keys *k, const char *ref, char *path, size_t cap,
+                               obia_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(k->db, "SELECT path FROM source WHERE ref = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error(k, err, "cannot read a source path");
+    sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(path, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc == SQLITE_DONE)
+        return obia_error_set(err, OBIA_E_NOTFOUND, "the keys database %s has no source %s",
+                              k->path, ref);
+    return db_error(k, err, "cannot read a source path");
+}
+
+bool obia_deid_keys_source_drop(obia_deid_keys *k, const char *ref, obia_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(k->db, "DELETE FROM source WHERE ref = ?", -1, &st, NULL) ==
+                  SQLITE_OK &&
+              sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok || db_error(k, err, "cannot forget a source path");
 }

@@ -49,8 +49,8 @@ acc1=$(summary "$tmp/r1.jsonl" accepted); dup1=$(summary "$tmp/r1.jsonl" duplica
 nfiles=$(find "$tmp/in" -type f | wc -l)
 check "every file has one outcome ($nfiles)" '[ $(wc -l < "$tmp/r1.jsonl") -eq $nfiles ] && [ $((acc1 + dup1 + q1)) -eq $nfiles ]'
 check "images accepted ($acc1)" '[ $acc1 -ge 10 ]'
-check "the text file quarantined as unreadable" 'grep -q "notes.txt\",\"outcome\":\"quarantined\",\"detail\":\"not readable as DICOM" "$tmp/r1.jsonl"'
-check "the changed copy quarantined as a conflict" 'grep -Eq "(ct_changed.dcm|CT_small.dcm)\",\"outcome\":\"quarantined\",\"detail\":\"conflict" "$tmp/r1.jsonl"'
+check "the text file quarantined as unreadable" 'grep -Eq "notes.txt\",\"outcome\":\"quarantined\",\"detail\":\"Q[0-9]{6} unreadable: " "$tmp/r1.jsonl"'
+check "the changed copy quarantined as a conflict" 'grep -Eq "(ct_changed.dcm|CT_small.dcm)\",\"outcome\":\"quarantined\",\"detail\":\"Q[0-9]{6} uid-conflict: " "$tmp/r1.jsonl"'
 check "summary on stderr" 'grep -q "accepted, .* duplicates, .* quarantined, 0 failed" "$tmp/e1"'
 check "an outcome log in the archive, without input paths" '[ $(cat "$arc"/logs/ingest-*.jsonl | wc -l) -eq $nfiles ] && ! grep -q "$tmp" "$arc"/logs/ingest-*.jsonl'
 "$OBIA" ingest --archive "$arc" --collection "$c1" --report "$tmp/r2.jsonl" "$tmp/in" 2> /dev/null; rc=$?

@@ -152,7 +152,7 @@ static void test_catalog(void **state)
     assert_null(obia_catalog_open(path, false, &err));   /* not created without create */
     obia_catalog *c = obia_catalog_open(path, true, &err);
     assert_non_null(c);
-    assert_int_equal(obia_catalog_schema_version(c), 1);
+    assert_int_equal(obia_catalog_schema_version(c), 2);
 
     char a1[16], a2[16];
     obia_collection_info in = {.title = "Ovarian", .disease = "ovarian cancer", .access = "controlled"};
@@ -200,7 +200,7 @@ static void test_catalog(void **state)
     /* a study cannot change individual */
     obia_catalog_image other = image("OBIA0001", i2, "2.25.1", "2.25.12", "2.25.121", "cc", "CT", "M", "050Y");
     assert_true(obia_catalog_add_image(c, &other, &added, &err));
-    assert_int_equal(added, OBIA_CATALOG_CONFLICT);
+    assert_int_equal(added, OBIA_CATALOG_OTHER_INDIVIDUAL);
     obia_catalog_image mr = image("OBIA0002", i3, "2.25.3", "2.25.31", "2.25.311", "dd", "MR", "M", "062Y");
     assert_true(obia_catalog_add_image(c, &mr, &added, &err));
     obia_catalog_image bad = image("OBIA0002", i1, "2.25.4", "2.25.41", "2.25.411", "ee", "MR", "M", "062Y");
@@ -287,6 +287,257 @@ static void test_catalog(void **state)
     n = 0;
     assert_true(obia_catalog_collections(c, count_rows, &n, &err));
     assert_int_equal(n, 3);
+    obia_catalog_close(c);
+}
+
+/* ---- quality control, review, release, audit ------------------------------------ */
+
+static int count_of(obia_catalog *c, bool (*list)(obia_catalog *, obia_row_fn, void *, obia_error *))
+{
+    int n = 0;
+    obia_error err;
+    obia_error_clear(&err);
+    assert_true(list(c, count_rows, &n, &err));
+    return n;
+}
+
+static obia_catalog *qc_catalog;
+static const char *qc_state;
+
+static bool list_review(obia_catalog *c, obia_row_fn fn, void *ctx, obia_error *err)
+{
+    return obia_catalog_review_list(c, "OBIA0001", qc_state, fn, ctx, err);
+}
+
+static bool list_held(obia_catalog *c, obia_row_fn fn, void *ctx, obia_error *err)
+{
+    return obia_catalog_quarantine_list(c, "OBIA0001", NULL, qc_state, fn, ctx, err);
+}
+
+static void test_qc(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    obia_error err;
+    obia_error_clear(&err);
+    obia_catalog *c = obia_catalog_open(path, true, &err);
+    assert_non_null(c);
+    qc_catalog = c;
+    char acc[16], i1[16], i2[16];
+    obia_collection_info in = {.title = "QC"};
+    assert_true(obia_catalog_collection_create(c, &in, acc, &err));
+    assert_true(obia_catalog_begin(c, &err));
+    assert_true(obia_catalog_individual_new(c, acc, i1, &err));
+    assert_true(obia_catalog_individual_new(c, acc, i2, &err));
+    assert_true(obia_catalog_commit(c, &err));
+
+    /* the study's patient characteristics: a different sex fingerprint is
+     * held unless accepted; an unknown one is no conflict */
+    obia_catalog_added added;
+    obia_catalog_image im = image(acc, i1, "2.25.1", "2.25.11", "2.25.111", "aa", "CT", "F", "045Y");
+    im.sex_fp = "f1";
+    im.birth_fp = "b1";
+    assert_true(obia_catalog_add_image(c, &im, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_ADDED);
+    im.sop_instance_uid = "2.25.112";
+    im.object_hash = "ab";
+    im.sex_fp = "m1";
+    assert_true(obia_catalog_add_image(c, &im, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_CHARACTERISTICS);
+    im.sex_fp = NULL;
+    im.birth_fp = NULL;
+    assert_true(obia_catalog_add_image(c, &im, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_ADDED);
+    im.sop_instance_uid = "2.25.113";
+    im.object_hash = "ac";
+    im.birth_fp = "b2";
+    im.accept_characteristics = true;
+    assert_true(obia_catalog_add_image(c, &im, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_ADDED);
+    /* a series of another study, and a series of another individual */
+    obia_catalog_image moved = image(acc, i1, "2.25.2", "2.25.11", "2.25.211", "ba", "CT", "F", "045Y");
+    assert_true(obia_catalog_add_image(c, &moved, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_SERIES_CONFLICT);
+    moved.individual = i2;
+    assert_true(obia_catalog_add_image(c, &moved, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_OTHER_INDIVIDUAL);
+    /* nothing of the refused images was written: study 2.25.2 does not exist */
+    last_row r = {0};
+    assert_false(obia_catalog_show(c, "2.25.2", keep_row, &r, &err));
+    assert_int_equal(err.code, OBIA_E_NOTFOUND);
+    obia_error_clear(&err);
+    obia_catalog_image mr = image(acc, i2, "2.25.3", "2.25.31", "2.25.311", "ca", "MR", "M", "050Y");
+    assert_true(obia_catalog_add_image(c, &mr, &added, &err));
+    assert_int_equal(added, OBIA_CATALOG_ADDED);
+
+    /* the quarantine */
+    obia_qc_findings f = {0};
+    obia_qc_add(&f, "burned-in", "BurnedInAnnotation is YES");
+    obia_qc_add(&f, "no-such-code", "dropped");
+    assert_int_equal(f.count, 1);
+    obia_catalog_quarantine q = {.collection = acc, .findings = &f, .has_bytes = true,
+                                 .sop_instance_uid = "2.25.999", .individual = i1, .who = "ann"};
+    char q1[16], q2[16];
+    assert_true(obia_catalog_quarantine_add(c, &q, q1, &err));
+    assert_string_equal(q1, "Q000001");
+    obia_qc_findings g = {0};
+    obia_qc_add(&g, "patient-id-missing", "no PatientID");
+    obia_qc_add(&g, "pixel-length", "short");
+    assert_int_equal(obia_qc_worst(&g), OBIA_QC_ERROR);
+    q = (obia_catalog_quarantine){.collection = acc, .findings = &g, .source_ref = "ref1", .who = "ann"};
+    assert_true(obia_catalog_quarantine_add(c, &q, q2, &err));
+    q.collection = "OBIA0099";
+    assert_false(obia_catalog_quarantine_add(c, &q, q2, &err));
+    assert_int_equal(err.code, OBIA_E_NOTFOUND);
+    q.collection = acc;
+    q.findings = &(obia_qc_findings){0};
+    assert_false(obia_catalog_quarantine_add(c, &q, q2, &err));   /* no reason */
+    obia_error_clear(&err);
+    memset(&r, 0, sizeof r);
+    assert_true(obia_catalog_quarantine_get(c, "Q000002", keep_row, &r, &err));
+    assert_string_equal(col(&r, "codes"), "patient-id-missing,pixel-length");
+    assert_string_equal(col(&r, "severity"), "error");
+    assert_string_equal(col(&r, "source_ref"), "ref1");
+    assert_string_equal(col(&r, "has_bytes"), "0");
+    int n = 0;
+    assert_true(obia_catalog_quarantine_list(c, acc, "pixel-length", NULL, count_rows, &n, &err));
+    assert_int_equal(n, 1);
+    /* a failed repair: new findings */
+    obia_qc_findings h = {0};
+    obia_qc_add(&h, "burned-in", "Modality US");
+    q = (obia_catalog_quarantine){.collection = acc, .findings = &h, .has_bytes = true,
+                                  .sop_instance_uid = "2.25.998", .individual = i2, .who = "bo",
+                                  .note = "repair: set PatientID"};
+    assert_true(obia_catalog_quarantine_refind(c, "Q000002", &q, &err));
+    memset(&r, 0, sizeof r);
+    assert_true(obia_catalog_quarantine_get(c, "Q000002", keep_row, &r, &err));
+    assert_string_equal(col(&r, "severity"), "hold");
+    assert_string_equal(col(&r, "has_bytes"), "1");
+    n = 0;
+    assert_true(obia_catalog_quarantine_findings(c, "Q000002", count_rows, &n, &err));
+    assert_int_equal(n, 1);
+    /* closing: once */
+    assert_true(obia_catalog_quarantine_close(c, "Q000001", "released", "ann", "checked", &err));
+    assert_false(obia_catalog_quarantine_close(c, "Q000001", "discarded", "ann", NULL, &err));
+    assert_int_equal(err.code, OBIA_E_ARG);
+    assert_false(obia_catalog_quarantine_close(c, "Q000002", "held", "ann", NULL, &err));
+    assert_false(obia_catalog_quarantine_close(c, "Q0x", "discarded", "ann", NULL, &err));
+    obia_error_clear(&err);
+    assert_false(obia_catalog_quarantine_get(c, "Q000077", keep_row, &r, &err));
+    assert_int_equal(err.code, OBIA_E_NOTFOUND);
+    obia_error_clear(&err);
+    qc_state = "held";
+    assert_int_equal(count_of(c, list_held), 1);
+    qc_state = "all";
+    assert_int_equal(count_of(c, list_held), 2);
+
+    /* series warnings, replaced */
+    obia_qc_findings w = {0};
+    obia_qc_add(&w, "series-mixed-modality", "CT (1), MR (1)");
+    assert_true(obia_catalog_series_findings_set(c, "2.25.11", &w, &err));
+    assert_true(obia_catalog_series_findings_set(c, "2.25.11", &w, &err));
+    n = 0;
+    assert_true(obia_catalog_series_findings(c, acc, NULL, count_rows, &n, &err));
+    assert_int_equal(n, 1);
+    assert_true(obia_catalog_series_findings_set(c, "2.25.11", NULL, &err));
+    n = 0;
+    assert_true(obia_catalog_series_findings(c, acc, NULL, count_rows, &n, &err));
+    assert_int_equal(n, 0);
+    n = 0;
+    assert_true(obia_catalog_series_images(c, "2.25.11", count_rows, &n, &err));
+    assert_int_equal(n, 3);
+
+    /* review states: all start unreviewed; release refused until reviewed
+     * and nothing is held */
+    qc_state = "unreviewed";
+    assert_int_equal(count_of(c, list_review), 2);
+    assert_false(obia_catalog_collection_release(c, acc, false, "ann", NULL, &err));
+    assert_non_null(strstr(err.message, "2 unreviewed series and 1 quarantined"));
+    long changed = 0;
+    assert_false(obia_catalog_review_set(c, "2.25.11", "shown", "ann", NULL, &changed, &err));
+    obia_error_clear(&err);
+    assert_false(obia_catalog_review_set(c, "2.25.404", "visible", "ann", NULL, &changed, &err));
+    assert_int_equal(err.code, OBIA_E_NOTFOUND);
+    assert_true(obia_catalog_review_set(c, "S00000001", "visible", "ann", "looked", &changed, &err));
+    assert_int_equal(changed, 1);
+    assert_true(obia_catalog_review_set(c, acc, "visible", "ann", NULL, &changed, &err));
+    assert_int_equal(changed, 1);   /* the other was visible already */
+    assert_true(obia_catalog_review_set(c, "2.25.31", "not-visible", "bo", "scout", &changed, &err));
+    n = 0;
+    assert_true(obia_catalog_review_history(c, "2.25.31", count_rows, &n, &err));
+    assert_int_equal(n, 2);
+    assert_false(obia_catalog_review_history(c, "2.25.404", count_rows, &n, &err));
+    obia_error_clear(&err);
+    qc_state = "unreviewed";
+    assert_int_equal(count_of(c, list_review), 0);
+    /* still one item held */
+    assert_false(obia_catalog_collection_release(c, acc, false, "ann", NULL, &err));
+    assert_non_null(strstr(err.message, "0 unreviewed series and 1 quarantined"));
+    assert_false(obia_catalog_collection_release(c, acc, true, "ann", "", &err));  /* no reason */
+    /* public search: nothing before release */
+    obia_catalog_query pq = {.age_min = -1, .age_max = -1, .public_only = true};
+    n = 0;
+    assert_true(obia_catalog_search(c, &pq, count_rows, &n, &err));
+    assert_int_equal(n, 0);
+    assert_true(obia_catalog_collection_release(c, acc, true, "ann", "deadline", &err));
+    assert_false(obia_catalog_collection_release(c, acc, true, "ann", "again", &err));
+    n = 0;
+    assert_true(obia_catalog_search(c, &pq, count_rows, &n, &err));
+    assert_int_equal(n, 1);   /* the visible series, not the not-visible one */
+
+    /* the audit log has every action, newest first */
+    n = 0;
+    assert_true(obia_catalog_audit_list(c, NULL, 0, count_rows, &n, &err));
+    assert_int_equal(n, 8);   /* 2 quarantine, recheck, release, 3 review, release */
+    memset(&r, 0, sizeof r);
+    assert_true(obia_catalog_audit_list(c, acc, 1, keep_row, &r, &err));
+    assert_string_equal(col(&r, "action"), "collection-release");
+    assert_non_null(strstr(col(&r, "detail"), "forced with 0 unreviewed series and 1 quarantined"));
+    memset(&r, 0, sizeof r);
+    assert_true(obia_catalog_audit_list(c, "Q000002", 1, keep_row, &r, &err));
+    assert_string_equal(col(&r, "action"), "qc-recheck");
+    assert_string_equal(col(&r, "who"), "bo");
+    assert_non_null(strstr(col(&r, "detail"), "repair: set PatientID"));
+    obia_catalog_close(c);
+}
+
+/* A catalog of schema 1 is migrated with its data, and takes the new rows. */
+static void test_migration(void **state)
+{
+    (void)state;
+    char path[128], cmd[512];
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/../fixtures/catalog-v1.db' '%s'", OBIA_TEST_DATA, path);
+    assert_int_equal(system(cmd), 0);
+    obia_error err;
+    obia_error_clear(&err);
+    obia_catalog *c = obia_catalog_open(path, false, &err);
+    if (!c)
+        fail_msg("%s", err.message);
+    assert_int_equal(obia_catalog_schema_version(c), 2);
+    last_row r = {0};
+    assert_true(obia_catalog_show(c, "OBIA0001", keep_row, &r, &err));
+    assert_string_equal(col(&r, "title"), "Version one");
+    assert_true(obia_catalog_show(c, "2.25.127029512403005640641126502244824912865", keep_row, &r, &err));
+    assert_string_equal(col(&r, "images"), "3");
+    qc_state = "unreviewed";
+    assert_int_equal(count_of(c, list_review), 2);
+    int n = 0;
+    assert_true(obia_catalog_series_images(c, "2.25.127029512403005640641126502244824912865",
+                                           count_rows, &n, &err));
+    assert_int_equal(n, 3);
+    /* new accessions continue the old counters */
+    char acc[16];
+    obia_collection_info in = {.title = "After"};
+    assert_true(obia_catalog_collection_create(c, &in, acc, &err));
+    assert_string_equal(acc, "OBIA0002");
+    obia_qc_findings f = {0};
+    obia_qc_add(&f, "unreadable", "x");
+    obia_catalog_quarantine q = {.collection = "OBIA0001", .findings = &f};
+    char id[16];
+    assert_true(obia_catalog_quarantine_add(c, &q, id, &err));
+    assert_string_equal(id, "Q000001");
     obia_catalog_close(c);
 }
 
@@ -389,6 +640,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
     };
