@@ -117,6 +117,19 @@ static inline void obia_wr32le(uint8_t *p, uint32_t v)
 /* Base64 (RFC 4648, with padding) of n bytes appended to b. */
 bool obia_base64_append(obia_buf *b, const uint8_t *p, size_t n);
 
+/* ---- a set of 16-byte hashes (keyed, so uniformly random) ------------- */
+
+typedef struct obia_hash_set {
+    uint8_t (*slot)[16];
+    size_t cap, n;
+} obia_hash_set;   /* zero-initialise it */
+
+/* 1 if h was added, 0 if it was there (or is all zero: not storable), -1
+ * out of memory. */
+int obia_hash_set_add(obia_hash_set *s, const uint8_t h[16]);
+bool obia_hash_set_has(const obia_hash_set *s, const uint8_t h[16]);
+void obia_hash_set_free(obia_hash_set *s);
+
 /* ---- text -------------------------------------------------------------- */
 
 /* s (UTF-8) as a JSON string, quoted and escaped. */

@@ -40,13 +40,6 @@ typedef struct item_ctx {
     char source_ref[40];
 } item_ctx;
 
-/* Keyed hashes of original values seen in the run (a set, open addressing;
- * an all-zero slot is empty). */
-typedef struct hash_set {
-    uint8_t (*slot)[16];
-    size_t cap, n;
-} hash_set;
-
 typedef struct run {
     obia_archive *a;
     const obia_ingest_options *opt;
@@ -66,7 +59,7 @@ typedef struct run {
     bool in_txn;
     pending *pending;
     size_t npending;
-    hash_set known;             /* remembered in the keys database this run */
+    obia_hash_set known;        /* remembered in the keys database this run */
     uint8_t (*new_known)[16];   /* to remember at the next commit */
     size_t nnew_known, cap_new_known;
     char (*touched)[65];        /* series images were added to */
@@ -197,48 +190,6 @@ static void finish_now(run *r, size_t index, obia_ingest_outcome o, const char *
 
 /* ---- known values ------------------------------------------------------------------ */
 
-static bool zero16(const uint8_t *h)
-{
-    for (int i = 0; i < 16; i++)
-        if (h[i])
-            return false;
-    return true;
-}
-
-/* Add h to the set; true if it was not there (lock held). */
-static bool set_add(hash_set *s, const uint8_t h[16])
-{
-    if (zero16(h))
-        return false;
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 1024;
-        uint8_t(*slot)[16] = calloc(cap, 16);
-        if (!slot)
-            return true; /* remember it again rather than lose it */
-        for (size_t i = 0; i < s->cap; i++)
-            if (!zero16(s->slot[i])) {
-                uint64_t k;
-                memcpy(&k, s->slot[i], 8);
-                size_t j = (size_t)k & (cap - 1);
-                while (!zero16(slot[j]))
-                    j = (j + 1) & (cap - 1);
-                memcpy(slot[j], s->slot[i], 16);
-            }
-        free(s->slot);
-        s->slot = slot;
-        s->cap = cap;
-    }
-    uint64_t k;
-    memcpy(&k, h, 8);
-    size_t j = (size_t)k & (s->cap - 1);
-    for (; !zero16(s->slot[j]); j = (j + 1) & (s->cap - 1))
-        if (memcmp(s->slot[j], h, 16) == 0)
-            return false;
-    memcpy(s->slot[j], h, 16);
-    s->n++;
-    return true;
-}
-
 /* What an image said about its patient before de-identification: the
  * identifiers and names (whole values and name parts), and the dates. */
 typedef struct originals {
@@ -364,8 +315,8 @@ static void remember_originals(run *r, const originals *o, const char *individua
         for (size_t a = 0; v && a < lists[l]->len; a += strlen(v + a) + 1) {
             uint8_t h[16];
             obia_deid_keys_hash(r->keys, l ? individual : "", v + a, strlen(v + a), h);
-            if (!set_add(&r->known, h))
-                continue;
+            if (obia_hash_set_add(&r->known, h) == 0)
+                continue;   /* (out of memory: remembered again rather than lost) */
             if (r->nnew_known == r->cap_new_known) {
                 size_t cap = r->cap_new_known ? 2 * r->cap_new_known : 256;
                 uint8_t(*nk)[16] = realloc(r->new_known, cap * 16);
@@ -898,7 +849,7 @@ static void run_close(run *r)
     obia_catalog_close(r->cat);
     pthread_mutex_destroy(&r->lock);
     free(r->pending);
-    free(r->known.slot);
+    obia_hash_set_free(&r->known);
     free(r->new_known);
     free(r->touched);
     free(r);

@@ -12,51 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The remembered hashes, as a read-only open-addressing set. */
-typedef struct known_set {
-    uint8_t (*slot)[16];
-    size_t cap, n;
-} known_set;
-
-static bool zero16(const uint8_t *h)
-{
-    static const uint8_t z[16];
-    return memcmp(h, z, 16) == 0;
-}
+typedef struct known_load {
+    obia_hash_set *set;
+    bool nomem;
+} known_load;
 
 static void known_put(void *ctx, const uint8_t h[16])
 {
-    known_set *s = ctx;
-    if (zero16(h) || !s->slot)
-        return;
-    uint64_t k;
-    memcpy(&k, h, 8);
-    size_t j = (size_t)k & (s->cap - 1);
-    while (!zero16(s->slot[j])) {
-        if (memcmp(s->slot[j], h, 16) == 0)
-            return;
-        j = (j + 1) & (s->cap - 1);
-    }
-    memcpy(s->slot[j], h, 16);
-    s->n++;
-}
-
-static bool known_has(const known_set *s, const uint8_t h[16])
-{
-    if (!s->cap)
-        return false;
-    uint64_t k;
-    memcpy(&k, h, 8);
-    for (size_t j = (size_t)k & (s->cap - 1); !zero16(s->slot[j]); j = (j + 1) & (s->cap - 1))
-        if (memcmp(s->slot[j], h, 16) == 0)
-            return true;
-    return false;
-}
-
-static void count_fn(void *ctx, const uint8_t h[16])
-{
-    (void)h;
-    ++*(size_t *)ctx;
+    known_load *l = ctx;
+    if (!l->nomem && obia_hash_set_add(l->set, h) < 0)
+        l->nomem = true;
 }
 
 typedef struct image_ref {
@@ -67,7 +32,7 @@ typedef struct image_ref {
 typedef struct job {
     obia_store *store;
     obia_deid_keys *keys;
-    const known_set *known;
+    const obia_hash_set *known;
     image_ref *images;
     size_t nimages;
     size_t next;
@@ -99,10 +64,10 @@ static unsigned known(void *ctx, const char *individual, const char *value, size
         if (n < 8)
             return 0;
         obia_deid_keys_hash(j->keys, w->individual, d, 8, h);
-        return known_has(j->known, h) ? OBIA_QC_FLAG_DATE : 0;
+        return obia_hash_set_has(j->known, h) ? OBIA_QC_FLAG_DATE : 0;
     }
     obia_deid_keys_hash(j->keys, "", value, len, h);
-    if (known_has(j->known, h))
+    if (obia_hash_set_has(j->known, h))
         return OBIA_QC_FLAG_KNOWN;
     /* the parts of the value (4 characters or more): a name's components,
      * an ID within text */
@@ -112,7 +77,7 @@ static unsigned known(void *ctx, const char *individual, const char *value, size
             ;
         if (b - a >= 4 && b - a < len) {
             obia_deid_keys_hash(j->keys, "", value + a, b - a, h);
-            if (known_has(j->known, h))
+            if (obia_hash_set_has(j->known, h))
                 return OBIA_QC_FLAG_KNOWN;
         }
     }
@@ -191,7 +156,7 @@ bool obia_ingest_report(obia_archive *a, const char *collection, int jobs, obia_
     *out = NULL;
     char path[4200];
     image_list l = {0};
-    known_set ks = {0};
+    obia_hash_set ks = {0};
     job j = {0};
     worker_ctx *w = NULL;
     pthread_t *threads = NULL;
@@ -212,16 +177,10 @@ bool obia_ingest_report(obia_archive *a, const char *collection, int jobs, obia_
          (j.store = obia_store_open(obia_archive_file(a, "store", path, sizeof path), reps, nrep,
                                     err));
     /* the remembered hashes, in memory */
-    size_t nknown = 0;
-    ok = ok && obia_deid_keys_known(j.keys, count_fn, &nknown, err);
-    if (ok) {
-        ks.cap = 1024;
-        while (ks.cap < 2 * nknown + 2)
-            ks.cap *= 2;
-        ks.slot = calloc(ks.cap, 16);
-        ok = ks.slot ? obia_deid_keys_known(j.keys, known_put, &ks, err)
-                     : obia_error_set(err, OBIA_E_NOMEM, "out of memory");
-    }
+    known_load load = {&ks, false};
+    ok = ok && obia_deid_keys_known(j.keys, known_put, &load, err);
+    if (ok && load.nomem)
+        ok = obia_error_set(err, OBIA_E_NOMEM, "out of memory loading the known values");
     if (ok) {
         j.known = &ks;
         j.images = l.v;
@@ -262,7 +221,7 @@ bool obia_ingest_report(obia_archive *a, const char *collection, int jobs, obia_
         obia_qc_report_free(w[i].report);
     free(w);
     free(threads);
-    free(ks.slot);
+    obia_hash_set_free(&ks);
     free(l.v);
     obia_store_close(j.store);
     obia_deid_keys_close(j.keys);

@@ -320,6 +320,32 @@ static void test_series(void **state)
     series_expect(mf, 2, "");
 }
 
+/* The set of hashes the keys' known values are held in (lib/util). */
+static void test_hash_set(void **state)
+{
+    (void)state;
+    obia_hash_set s = {0};
+    uint8_t h[16];
+    for (uint32_t i = 0; i < 5000; i++) {
+        memset(h, 0, sizeof h);
+        /* low bytes alike, so probing is exercised */
+        h[8] = (uint8_t)i, h[9] = (uint8_t)(i >> 8), h[0] = (uint8_t)(i % 3 + 1);
+        assert_int_equal(obia_hash_set_add(&s, h), 1);
+        assert_int_equal(obia_hash_set_add(&s, h), 0);
+    }
+    assert_int_equal(s.n, 5000);
+    memset(h, 0, sizeof h);
+    h[8] = 77, h[0] = 77 % 3 + 1;
+    assert_true(obia_hash_set_has(&s, h));
+    h[8] = 78;
+    assert_false(obia_hash_set_has(&s, h));   /* 78 went with h[0] = 1 */
+    memset(h, 0, sizeof h);
+    assert_int_equal(obia_hash_set_add(&s, h), 0);   /* all zero is not storable */
+    assert_false(obia_hash_set_has(&s, h));
+    obia_hash_set_free(&s);
+    assert_false(obia_hash_set_has(&s, h));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_fragments),
         cmocka_unit_test(test_series),
+        cmocka_unit_test(test_hash_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
