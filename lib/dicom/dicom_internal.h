@@ -51,6 +51,7 @@ struct obia_file {
     void *map;             /* mmap of the input, or NULL */
     size_t map_len;
     uint8_t *inflated;     /* malloc'd inflate output, or NULL */
+    uint8_t *owned;        /* malloc'd copy of the input's first bytes, or NULL */
     uint64_t size;
     char ts[68];
     bool has_preamble;

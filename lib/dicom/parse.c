@@ -762,6 +762,52 @@ obia_file *obia_file_parse(const uint8_t *data, size_t len, const obia_read_opti
     return f;
 }
 
+#define READ_CHUNK ((size_t)64 << 10)
+
+/* Parse the first READ_CHUNK bytes of fd (all of a smaller file): the
+ * file, when that was all of it or the header ended (at Pixel Data) within
+ * them; else NULL with err set only if the file was all read. */
+static obia_file *read_prefix(int fd, size_t len, const obia_read_options *o, obia_error *err)
+{
+    size_t n = len < READ_CHUNK ? len : READ_CHUNK;
+    uint8_t *buf = malloc(n);
+    if (!buf) {
+        obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got != n) {
+        free(buf);
+        if (n == len)
+            obia_error_set(err, OBIA_E_IO, "cannot read: %s", got < n && errno ? strerror(errno) : "short read");
+        return NULL;
+    }
+    obia_error e;
+    obia_error_clear(&e);
+    obia_file *f = obia_file_parse(buf, n, o, &e);
+    if (f && (n == len || f->stopped)) {
+        f->size = len;
+        if (o->copy_values)
+            free(buf);
+        else
+            f->owned = buf;
+        return f;
+    }
+    obia_file_free(f);
+    free(buf);
+    if (n == len)
+        *err = e;
+    return NULL;
+}
+
 obia_file *obia_file_read(const char *path, const obia_read_options *opt, obia_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -786,6 +832,17 @@ obia_file *obia_file_read(const char *path, const obia_read_options *opt, obia_e
     else
         obia_read_options_init(&o);
     size_t len = (size_t)st.st_size;
+    /* A small file, or the header of any file: read (not mapped) into a
+     * buffer, which costs less than mapping and unmapping; a header longer
+     * than the buffer falls back to mapping the file. */
+    if (len && (len <= READ_CHUNK || o.header_only)) {
+        obia_file *f = read_prefix(fd, len, &o, err);
+        if (f || len <= READ_CHUNK) {
+            close(fd);
+            return f;
+        }
+        obia_error_clear(err);
+    }
     void *map = NULL;
     if (len) {
         /* a whole read touches every page: fault them in at once */
@@ -823,6 +880,7 @@ void obia_file_free(obia_file *f)
     if (f->map)
         munmap(f->map, f->map_len);
     free(f->inflated);
+    free(f->owned);
     free(f->warnings);
     free(f);
 }
