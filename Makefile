@@ -49,6 +49,7 @@ bench: build
 	OBIA=$(BUILD)/obia bench/parse
 	OBIA=$(BUILD)/obia bench/deid
 	OBIA=$(BUILD)/obia bench/ingest
+	OBIA=$(BUILD)/obia bench/report
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
