@@ -66,11 +66,17 @@ static unsigned known(void *ctx, const char *individual, const char *value, size
         obia_deid_keys_hash(j->keys, w->individual, d, 8, h);
         return obia_hash_set_has(j->known, h) ? OBIA_QC_FLAG_DATE : 0;
     }
+    /* code strings hold defined terms (ORIGINAL\PRIMARY, PERFUSION), which
+     * names split into parts would match */
+    if (vr == OBIA_VR_CS)
+        return 0;
     obia_deid_keys_hash(j->keys, "", value, len, h);
     if (obia_hash_set_has(j->known, h))
         return OBIA_QC_FLAG_KNOWN;
     /* the parts of the value (4 characters or more): a name's components,
-     * an ID within text */
+     * an ID within text (not of AE titles) */
+    if (vr == OBIA_VR_AE)
+        return 0;
     for (size_t a = 0, b; a < len; a = b + 1) {
         for (b = a; b < len && ((unsigned char)value[b] >= 0x80 || isalnum((unsigned char)value[b]));
              b++)
