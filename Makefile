@@ -50,6 +50,7 @@ bench: build
 	OBIA=$(BUILD)/obia bench/deid
 	OBIA=$(BUILD)/obia bench/ingest
 	OBIA=$(BUILD)/obia bench/report
+	OBIA=$(BUILD)/obia bench/render
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

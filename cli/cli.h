@@ -31,6 +31,8 @@ int cmd_qc(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_thumbnails(int argc, char **argv);
 
 /* Who is acting, for the audit log: --user, else $OBIA_USER, else the login name. */
 const char *cli_who(const char *given);

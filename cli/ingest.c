@@ -154,6 +154,11 @@ int cmd_ingest(int argc, char **argv)
     if (s.series_checked)
         fprintf(stderr, "obia ingest: %llu series checked, %llu warnings (obia qc warnings)\n",
                 (unsigned long long)s.series_checked, (unsigned long long)s.series_warnings);
+    if (s.thumbnails || s.thumbnail_failures)
+        fprintf(stderr, "obia ingest: %llu series thumbnails made%s\n",
+                (unsigned long long)s.thumbnails,
+                s.thumbnail_failures ? ", some could not be (obia thumbnails rebuild says why)"
+                                     : "");
     if (s.quarantined)
         fprintf(stderr, "obia ingest: see the quarantine with obia qc list --collection %s\n",
                 opt.collection);

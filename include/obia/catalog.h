@@ -223,6 +223,25 @@ bool obia_catalog_review_history(obia_catalog *c, const char *series_uid, obia_r
 bool obia_catalog_collection_release(obia_catalog *c, const char *accession, bool force,
                                      const char *who, const char *reason, obia_error *err);
 
+/* ---- thumbnails --------------------------------------------------------------------
+ * PNG thumbnails are objects of the store; the catalog knows which is
+ * whose: a series' (from its middle image) or an image's, per size. */
+bool obia_catalog_thumbnail_get(obia_catalog *c, const char *uid, uint32_t size, char hash[65],
+                                bool *found, obia_error *err);
+bool obia_catalog_thumbnail_set(obia_catalog *c, const char *uid, const char *kind,
+                                uint32_t size, const char *hash, obia_error *err);
+/* The middle image of a series in instance order: its SOP Instance UID,
+ * object hash and frames. NOTFOUND if the series has no image. */
+bool obia_catalog_series_middle(obia_catalog *c, const char *series_uid, char sop[65],
+                                char hash[65], long *frames, obia_error *err);
+/* Every image of a series in instance order: sop_instance_uid,
+ * object_hash, frames. */
+bool obia_catalog_series_objects(obia_catalog *c, const char *series_uid, obia_row_fn fn,
+                                 void *ctx, obia_error *err);
+/* An image's object hash and frames. NOTFOUND if none. */
+bool obia_catalog_image_object(obia_catalog *c, const char *sop_uid, char hash[65],
+                               long *frames, obia_error *err);
+
 /* The audit log. */
 bool obia_catalog_audit(obia_catalog *c, const char *who, const char *action, const char *object,
                         const char *detail, obia_error *err);

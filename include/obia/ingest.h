@@ -47,6 +47,7 @@ typedef struct obia_ingest_summary {
     uint64_t accepted, duplicates, quarantined, failed;
     uint64_t bytes_in, bytes_stored;
     uint64_t series_checked, series_warnings;   /* series checks after the run */
+    uint64_t thumbnails, thumbnail_failures;     /* series thumbnails made after the run */
 } obia_ingest_summary;
 
 typedef struct obia_ingest_options {
@@ -90,6 +91,32 @@ bool obia_ingest_discard(obia_archive *a, const char *id, const char *who, const
  * replaced. */
 bool obia_ingest_check_series(obia_archive *a, const char *collection,
                               obia_ingest_summary *summary, obia_error *err);
+
+/* ---- thumbnails -----------------------------------------------------------------------
+ * PNG thumbnails, kept as objects of the store and recorded in the catalog.
+ * Ingest makes one per series it added to (of its middle image, at
+ * [ingest] thumbnail_size); images get theirs on demand. */
+
+/* The thumbnail of a series (by Series Instance UID) or an image (by SOP
+ * Instance UID) at size pixels: the cached one, or made now (always with
+ * remake). *hash names the PNG in the store. */
+bool obia_thumbnail(obia_archive *a, const char *uid, uint32_t size, bool remake, char hash[65],
+                    obia_error *err);
+/* A contact sheet of a series: a thumbnail of every image in instance
+ * order (each image's middle frame), cell pixels each, columns across, as
+ * PNG appended to png. Images that cannot be rendered leave a black cell
+ * and are counted in *failed. */
+bool obia_contact_sheet_series(obia_archive *a, const char *series_uid, uint32_t cell,
+                               uint32_t columns, obia_buf *png, uint64_t *failed,
+                               obia_error *err);
+/* Make again the series thumbnails of a collection (NULL: every collection)
+ * at [ingest] thumbnail_size; series without pixel data (reports,
+ * structure sets) are counted in *without, images that cannot be rendered
+ * in *failed with the first reason in err_first (may be NULL). A thumbnail
+ * of something without Pixel Data fails with OBIA_E_NOTFOUND. */
+bool obia_thumbnails_rebuild(obia_archive *a, const char *collection, uint64_t *made,
+                             uint64_t *without, uint64_t *failed, obia_error *err_first,
+                             obia_error *err);
 
 /* ---- the PHI review report ----------------------------------------------------------
  * The report of include/obia/qc.h over every image of a collection: each

@@ -23,6 +23,9 @@ static const obia_conf_key keys[] = {
      "Images committed to the catalog in one transaction."},
     {"ingest", "max_file_size", OBIA_CONF_INT, "4294967296", 1024, 68719476736LL, NULL,
      "Largest file ingest accepts, in bytes; larger files are quarantined."},
+    {"ingest", "thumbnail_size", OBIA_CONF_INT, "256", 0, 4096, NULL,
+     "Longest side, in pixels, of the series thumbnails made by ingest (from each series' "
+     "middle image); 0 makes none."},
     {"deid", "profile", OBIA_CONF_CHOICE, "obia", 0, 0, "obia|basic|none",
      "De-identification profile of new collections: obia (PS3.15 Annex E with the six options "
      "of the OBIA paper), basic (the Basic Profile alone) or none (the submitter "

@@ -514,3 +514,95 @@ bool obia_catalog_collection_release(obia_catalog *c, const char *accession, boo
          audit(c, who, "collection-release", accession, detail, err);
     return tx_end(c, own, ok, err);
 }
+
+/* ---- thumbnails ----------------------------------------------------------------------- */
+
+typedef struct hash_row {
+    char *hash;
+    long *frames;
+    char *sop;
+    bool found;
+} hash_row;
+
+static bool take_hash(void *ctx, int n, const char *const *names, const char *const *v)
+{
+    hash_row *h = ctx;
+    h->found = true;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], "object_hash") == 0)
+            snprintf(h->hash, 65, "%s", v[i] ? v[i] : "");
+        else if (strcmp(names[i], "frames") == 0 && h->frames)
+            *h->frames = v[i] ? atol(v[i]) : 1;
+        else if (strcmp(names[i], "sop_instance_uid") == 0 && h->sop)
+            snprintf(h->sop, 65, "%s", v[i] ? v[i] : "");
+    }
+    return false;
+}
+
+bool obia_catalog_thumbnail_get(obia_catalog *c, const char *uid, uint32_t size, char hash[65],
+                                bool *found, obia_error *err)
+{
+    char sz[16];
+    snprintf(sz, sizeof sz, "%u", size);
+    hash_row h = {hash, NULL, NULL, false};
+    hash[0] = '\0';
+    bool ok = c->be->query(c->db, c->be->in_transaction(c->db),
+                           "SELECT object_hash FROM thumbnail WHERE uid = ? AND size = "
+                           "CAST(? AS INTEGER)",
+                           (const char *[]){uid, sz}, 2, take_hash, &h, NULL, err);
+    *found = ok && h.found;
+    return ok;
+}
+
+bool obia_catalog_thumbnail_set(obia_catalog *c, const char *uid, const char *kind,
+                                uint32_t size, const char *hash, obia_error *err)
+{
+    char sz[16], now[32];
+    snprintf(sz, sizeof sz, "%u", size);
+    now_iso(now);
+    bool own;
+    if (!tx_begin(c, &own, err))
+        return false;
+    bool ok = exec(c,
+                   "INSERT INTO thumbnail (uid, kind, size, object_hash, created) "
+                   "VALUES (?, ?, CAST(? AS INTEGER), ?, ?) ON CONFLICT (uid, size) DO UPDATE "
+                   "SET object_hash = excluded.object_hash, created = excluded.created",
+                   (const char *[]){uid, kind, sz, hash, now}, 5, NULL, NULL, err);
+    return tx_end(c, own, ok, err);
+}
+
+bool obia_catalog_series_middle(obia_catalog *c, const char *series_uid, char sop[65],
+                                char hash[65], long *frames, obia_error *err)
+{
+    hash_row h = {hash, frames, sop, false};
+    if (!c->be->query(c->db, c->be->in_transaction(c->db),
+                      "SELECT m.sop_instance_uid, m.object_hash, m.frames FROM image m "
+                      "JOIN series r ON r.id = m.series_id WHERE r.series_uid = ?1 "
+                      "ORDER BY m.instance_number, m.id LIMIT 1 OFFSET "
+                      "(SELECT COUNT(*) FROM image m2 JOIN series r2 ON r2.id = m2.series_id "
+                      "WHERE r2.series_uid = ?1) / 2",
+                      (const char *[]){series_uid}, 1, take_hash, &h, NULL, err))
+        return false;
+    return h.found || obia_error_set(err, OBIA_E_NOTFOUND, "no series %s with images", series_uid);
+}
+
+bool obia_catalog_image_object(obia_catalog *c, const char *sop_uid, char hash[65],
+                               long *frames, obia_error *err)
+{
+    hash_row h = {hash, frames, NULL, false};
+    if (!c->be->query(c->db, c->be->in_transaction(c->db),
+                      "SELECT object_hash, frames FROM image WHERE sop_instance_uid = ?",
+                      (const char *[]){sop_uid}, 1, take_hash, &h, NULL, err))
+        return false;
+    return h.found || obia_error_set(err, OBIA_E_NOTFOUND, "no image %s", sop_uid);
+}
+
+bool obia_catalog_series_objects(obia_catalog *c, const char *series_uid, obia_row_fn fn,
+                                 void *ctx, obia_error *err)
+{
+    return c->be->query(c->db, false,
+                        "SELECT m.sop_instance_uid, m.object_hash, m.frames FROM image m "
+                        "JOIN series r ON r.id = m.series_id WHERE r.series_uid = ? "
+                        "ORDER BY m.instance_number, m.id",
+                        (const char *[]){series_uid}, 1, fn, ctx, NULL, err);
+}

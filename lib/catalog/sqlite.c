@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -91,6 +91,11 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,"
     "  object TEXT, detail TEXT);"
     "CREATE INDEX audit_object ON audit (object);",
+    /* 2 -> 3: thumbnails, cached in the object store */
+    "CREATE TABLE thumbnail ("
+    "  uid TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('series', 'image')),"
+    "  size INTEGER NOT NULL, object_hash TEXT NOT NULL, created TEXT NOT NULL,"
+    "  PRIMARY KEY (uid, size));",
 };
 
 /* Queries run on a read-only connection of their thread's own (WAL lets

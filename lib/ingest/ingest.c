@@ -1,7 +1,7 @@
 /* The ingest pipeline: workers parse, de-identify, check and store; the
  * catalog, the keys database and the outcomes are shared under one lock,
  * and catalog rows are committed in batches. */
-#include "obia/ingest.h"
+#include "ingest_internal.h"
 #include "obia/catalog.h"
 #include "obia/deid.h"
 #include "obia/dicom.h"
@@ -920,6 +920,25 @@ static run *run_open(obia_archive *a, const obia_ingest_options *opt, obia_error
     return r;
 }
 
+/* The thumbnails of the series the run added to (after check_series, which
+ * sorted them); one that cannot be made is counted, not fatal. */
+static void series_thumbnails(run *r)
+{
+    uint32_t size =
+        (uint32_t)obia_config_int(obia_archive_config(r->a), "ingest", "thumbnail_size");
+    for (size_t i = 0; size && i < r->ntouched; i++) {
+        if (i && strcmp(r->touched[i], r->touched[i - 1]) == 0)
+            continue;
+        char hash[65];
+        obia_error e;
+        obia_error_clear(&e);
+        if (ingest_thumbnail(r->cat, r->store, r->touched[i], size, true, hash, &e))
+            r->sum.thumbnails++;
+        else if (e.code != OBIA_E_NOTFOUND)   /* (not: a series without pixels) */
+            r->sum.thumbnail_failures++;
+    }
+}
+
 /* Run the workers over the files, then the series checks. */
 static bool run_files(run *r, obia_ingest_summary *summary, obia_error *err)
 {
@@ -951,6 +970,8 @@ static bool run_files(run *r, obia_ingest_summary *summary, obia_error *err)
         ok = obia_error_set(err, r->fatal.code, "%s", r->fatal.message);
     if (ok && r->ntouched)
         ok = check_series(r->cat, r->touched, r->ntouched, &r->sum, err);
+    if (ok)
+        series_thumbnails(r);
     if (r->log) {
         if (fflush(r->log) != 0 || fsync(fileno(r->log)) != 0)
             ok = ok && obia_error_set(err, OBIA_E_IO, "cannot write the ingest log: %s",
@@ -1103,6 +1124,8 @@ static bool reingest(obia_archive *a, const char *id, item_ctx *item, const item
             obia_deid_keys_source_drop(r->keys, it->source_ref, NULL);
         if (ok && r->ntouched)
             ok = check_series(r->cat, r->touched, r->ntouched, &r->sum, err);
+        if (ok)
+            series_thumbnails(r);
     }
     if (r->log) {
         fclose(r->log);

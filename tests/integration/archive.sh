@@ -87,6 +87,26 @@ check "show something absent: exit 1" '[ $rc -eq 1 ] && grep -q "no collection, 
 "$OBIA" stats --archive "$arc" --json > "$tmp/stats.json"
 check "stats: modality counts add up to the accepted images" 'py "import json,sys; r=json.load(open(sys.argv[1])); assert sum(int(x[\"images\"]) for x in r if x[\"facet\"] == \"modality\") == $acc1" "$tmp/stats.json"'
 
+# --- thumbnails and rendering from the archive
+series=$(py "import json,sys; print(json.load(open(sys.argv[1]))[0]['series_uid'])" "$tmp/s.json")
+check "ingest made series thumbnails" 'grep -Eq "obia ingest: [1-9][0-9]* series thumbnails made" "$tmp/e1"'
+"$OBIA" thumbnails get --archive "$arc" --out "$tmp/t.png" "$series"; rc=$?
+check "thumbnails get: a PNG of the series" '[ $rc -eq 0 ] && [ "$(head -c 8 "$tmp/t.png" | od -An -tx1 | tr -d " ")" = "89504e470d0a1a0a" ]'
+"$OBIA" thumbnails get --archive "$arc" --size 32 --out "$tmp/t32.png" "$series"; rc=$?
+check "thumbnails get --size 32: another, smaller PNG" '[ $rc -eq 0 ] && [ $(stat -c %s "$tmp/t32.png") -lt $(stat -c %s "$tmp/t.png") ]'
+"$OBIA" thumbnails get --archive "$arc" --out "$tmp/x.png" 2.25.404 2> "$tmp/e"; rc=$?
+check "thumbnails get of an unknown UID: exit 1, named" '[ $rc -eq 1 ] && grep -q "no image or series 2.25.404" "$tmp/e"'
+"$OBIA" thumbnails rebuild --archive "$arc" > "$tmp/tr"; rc=$?
+check "thumbnails rebuild: none fails" '[ $rc -eq 0 ] && grep -Eq "^[1-9][0-9]* series thumbnails made, [0-9]+ series without pixel data, 0 could not be made$" "$tmp/tr"'
+"$OBIA" thumbnails sheet --archive "$arc" --cell 32 --columns 4 --out "$tmp/sheet.png" "$series"; rc=$?
+n=$(py "import json,sys; print(next(int(x['images']) for x in json.load(open(sys.argv[1])) if x['series_uid'] == '$series'))" "$tmp/s.json")
+check "thumbnails sheet: a PNG 4 cells of 32 across, a row per 4 images ($n)" '[ $rc -eq 0 ] && py "import struct,sys; d=open(sys.argv[1],\"rb\").read(); w,h=struct.unpack(\">II\", d[16:24]); assert (w, h) == (128, 32 * ((int(sys.argv[2]) + 3) // 4)), (w, h)" "$tmp/sheet.png" "$n"'
+sop=$(py "import json,sys; print(next(json.loads(l)['detail'].split()[1] for l in open(sys.argv[1]) if json.loads(l)['outcome'] == 'accepted'))" "$tmp/r1.jsonl")
+"$OBIA" render --archive "$arc" --format raw --out "$tmp/r.raw" "$sop"; rc=$?
+check "render an archived image by its SOP Instance UID" '[ $rc -eq 0 ] && [ -s "$tmp/r.raw" ]'
+"$OBIA" render --archive "$arc" --frame 9999 --out "$tmp/r.png" "$sop" 2> "$tmp/e"; rc=$?
+check "render a frame the image lacks: exit 1, named" '[ $rc -eq 1 ] && grep -q "no frame 9999" "$tmp/e"'
+
 # --- verify and repair from the replica
 "$OBIA" verify --archive "$arc" > "$tmp/v"; rc=$?
 check "verify clean after ingest" '[ $rc -eq 0 ] && grep -q " 0 missing, 0 corrupt" "$tmp/v"'

@@ -152,7 +152,7 @@ static void test_catalog(void **state)
     assert_null(obia_catalog_open(path, false, &err));   /* not created without create */
     obia_catalog *c = obia_catalog_open(path, true, &err);
     assert_non_null(c);
-    assert_int_equal(obia_catalog_schema_version(c), 2);
+    assert_int_equal(obia_catalog_schema_version(c), 3);
 
     char a1[16], a2[16];
     obia_collection_info in = {.title = "Ovarian", .disease = "ovarian cancer", .access = "controlled"};
@@ -515,7 +515,7 @@ static void test_migration(void **state)
     obia_catalog *c = obia_catalog_open(path, false, &err);
     if (!c)
         fail_msg("%s", err.message);
-    assert_int_equal(obia_catalog_schema_version(c), 2);
+    assert_int_equal(obia_catalog_schema_version(c), 3);
     last_row r = {0};
     assert_true(obia_catalog_show(c, "OBIA0001", keep_row, &r, &err));
     assert_string_equal(col(&r, "title"), "Version one");
