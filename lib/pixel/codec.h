@@ -18,6 +18,13 @@
 
 #include "obia/pixel.h"
 
+/* The checks every decoder starts with: dst_len holds exactly rows x
+ * columns x samples (1 or 3, up to max_samples) of 1, 2 or 4 bytes, with
+ * Bits Stored within them; else OBIA_E_ARG naming codec. *bps gets the
+ * bytes per sample. */
+bool pixel_check_output(const obia_pixel_info *info, size_t dst_len, unsigned max_samples,
+                        const char *codec, unsigned *bps, obia_error *err);
+
 typedef bool (*pixel_decoder)(const uint8_t *src, size_t len, const obia_pixel_info *info,
                               uint8_t *dst, size_t dst_len, char photometric[20],
                               obia_error *err);

@@ -96,6 +96,58 @@ static bool lossless_only(const char *ts)
            strcmp(ts, "1.2.840.10008.1.2.4.202") == 0;
 }
 
+/* The codestream of a JP2 file: the contents of its top-level 'jp2c' box
+ * (ISO/IEC 15444-1 I.5.4), or NULL. */
+static const uint8_t *jp2_codestream(const uint8_t *p, size_t len, size_t *cs_len)
+{
+    size_t at = 0;
+    while (len - at >= 8) {
+        uint64_t box = obia_rd32be(p + at);
+        size_t header = 8;
+        if (box == 1) {
+            if (len - at < 16)
+                return NULL;
+            box = (uint64_t)obia_rd32be(p + at + 8) << 32 | obia_rd32be(p + at + 12);
+            header = 16;
+        } else if (box == 0) {
+            box = len - at;
+        }
+        if (box < header || box > len - at)
+            return NULL;
+        if (memcmp(p + at + 4, "jp2c", 4) == 0) {
+            *cs_len = (size_t)box - header;
+            return p + at + header;
+        }
+        at += (size_t)box;
+    }
+    return NULL;
+}
+
+/* Checks on the SIZ marker segment, which follows SOC, made before
+ * OpenJPEG reads it: a few bytes can declare tens of thousands of tiny
+ * tiles, for which opj_read_header() sets up hundreds of megabytes (634 MB
+ * for 255 x 255 tiles of one pixel). A grid of tiles smaller than 64 x 64
+ * pixels is refused. */
+static bool check_tiles(const uint8_t *cs, size_t len, obia_error *err)
+{
+    if (!cs || len < 4 + 38 || memcmp(cs, j2k_soc_siz, sizeof j2k_soc_siz) != 0)
+        return true;   /* OpenJPEG says what is wrong */
+    const uint8_t *siz = cs + 6;   /* after SOC, the marker and Lsiz: Rsiz */
+    uint32_t x1 = obia_rd32be(siz + 2), y1 = obia_rd32be(siz + 6);
+    uint32_t tw = obia_rd32be(siz + 18), th = obia_rd32be(siz + 22);
+    uint32_t tx0 = obia_rd32be(siz + 26), ty0 = obia_rd32be(siz + 30);
+    if (tw == 0 || th == 0 || tx0 >= x1 || ty0 >= y1)
+        return true;
+    uint64_t tiles = (uint64_t)((x1 - tx0) / tw + ((x1 - tx0) % tw != 0)) *
+                     ((y1 - ty0) / th + ((y1 - ty0) % th != 0));
+    if (tiles > 1 && (uint64_t)tw * th < 64 * 64)
+        return obia_error_set(err, OBIA_E_UNSUPPORTED,
+                              "JPEG 2000: %llu tiles of %u x %u pixels; tiles smaller than "
+                              "64 x 64 pixels are not decoded",
+                              (unsigned long long)tiles, tw, th);
+    return true;
+}
+
 static inline void put_sample(uint8_t *p, unsigned bps, int32_t v)
 {
     uint32_t u = (uint32_t)v;
@@ -118,16 +170,9 @@ static bool failed(obia_error *err, const messages *msgs, const char *what)
 bool pixel_j2k_decode(const uint8_t *src, size_t len, const obia_pixel_info *info, uint8_t *dst,
                       size_t dst_len, char photometric[20], obia_error *err)
 {
-    unsigned bps = info->bits_allocated <= 8 ? 1u : info->bits_allocated / 8u;
-    size_t row_bytes = (size_t)info->columns * info->samples * bps;
-    if (info->rows == 0 || info->columns == 0 || info->samples == 0 || info->samples > 4 ||
-        (bps != 1 && bps != 2 && bps != 4) || dst_len / row_bytes != info->rows ||
-        dst_len % row_bytes != 0 || info->bits_stored == 0 || info->bits_stored > 8u * bps)
-        return obia_error_set(err, OBIA_E_ARG,
-                              "JPEG 2000: %zu output bytes do not hold %u x %u x %u samples of "
-                              "%u bits allocated",
-                              dst_len, info->rows, info->columns, info->samples,
-                              info->bits_allocated);
+    unsigned bps;
+    if (!pixel_check_output(info, dst_len, 4, "JPEG 2000", &bps, err))
+        return false;
 
     OPJ_CODEC_FORMAT format;
     if (len >= sizeof(jp2_signature) && memcmp(src, jp2_signature, sizeof(jp2_signature)) == 0)
@@ -138,6 +183,11 @@ bool pixel_j2k_decode(const uint8_t *src, size_t len, const obia_pixel_info *inf
         return obia_error_set(err, OBIA_E_FORMAT,
                               "JPEG 2000: the frame is neither a codestream (FF4F FF51) nor a "
                               "JP2 file (signature box)");
+
+    size_t cs_len = len;
+    const uint8_t *cs = format == OPJ_CODEC_JP2 ? jp2_codestream(src, len, &cs_len) : src;
+    if (!check_tiles(cs, cs_len, err))
+        return false;
 
     bool ok = false;
     messages msgs = {{0}};
@@ -210,23 +260,36 @@ bool pixel_j2k_decode(const uint8_t *src, size_t len, const obia_pixel_info *inf
 
     bool mct = false, irreversible = false;
     cstr = opj_get_cstr_info(codec);
-    if (cstr) {
-        mct = cstr->m_default_tile_info.mct != 0;
-        for (unsigned c = 0; c < cstr->nbcomps && cstr->m_default_tile_info.tccp_info; c++)
-            if (cstr->m_default_tile_info.tccp_info[c].qmfbid == 0)
-                irreversible = true;
+    if (!cstr) {
+        obia_error_set(err, OBIA_E_NOMEM, "JPEG 2000: no memory for the codestream description");
+        goto out;
     }
+    mct = cstr->m_default_tile_info.mct != 0;
+    for (unsigned c = 0; c < cstr->nbcomps && cstr->m_default_tile_info.tccp_info; c++)
+        if (cstr->m_default_tile_info.tccp_info[c].qmfbid == 0)
+            irreversible = true;
 
     if (!opj_decode(codec, stream, image) || !opj_end_decompress(codec, stream)) {
         failed(err, &msgs, "data");
         goto out;
     }
+    /* Again after decoding: a JP2 palette (pclr) or channel definition
+     * (cdef) box changes the components. */
+    if (image->numcomps != info->samples) {
+        obia_error_set(err, OBIA_E_FORMAT,
+                       "JPEG 2000: the image decoded to %u components but Samples per Pixel is "
+                       "%u",
+                       image->numcomps, info->samples);
+        goto out;
+    }
     for (unsigned c = 0; c < image->numcomps; c++) {
         const opj_image_comp_t *comp = &image->comps[c];
-        if (!comp->data || comp->w != info->columns || comp->h != info->rows) {
+        if (!comp->data || comp->w != info->columns || comp->h != info->rows ||
+            comp->prec < 1 || comp->prec > 8u * bps || comp->prec > 31) {
             obia_error_set(err, OBIA_E_FORMAT,
-                           "JPEG 2000: component %u decoded to %u x %u pixels, not %u x %u", c,
-                           comp->w, comp->h, info->columns, info->rows);
+                           "JPEG 2000: component %u decoded to %u x %u pixels of %u bits, not "
+                           "%u x %u",
+                           c, comp->w, comp->h, comp->prec, info->columns, info->rows);
             goto out;
         }
     }

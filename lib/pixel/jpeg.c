@@ -101,16 +101,10 @@ static inline void put_sample(uint8_t *p, unsigned bps, JSAMPLE v)
 bool pixel_jpeg_decode(const uint8_t *src, size_t len, const obia_pixel_info *info, uint8_t *dst,
                        size_t dst_len, char photometric[20], obia_error *err)
 {
-    unsigned bps = info->bits_allocated <= 8 ? 1u : info->bits_allocated / 8u;
+    unsigned bps;
+    if (!pixel_check_output(info, dst_len, 3, "JPEG", &bps, err))
+        return false;
     size_t row_bytes = (size_t)info->columns * info->samples * bps;
-    if (info->rows == 0 || info->columns == 0 || (info->samples != 1 && info->samples != 3) ||
-        (bps != 1 && bps != 2 && bps != 4) || dst_len / row_bytes != info->rows ||
-        dst_len % row_bytes != 0)
-        return obia_error_set(err, OBIA_E_ARG,
-                              "JPEG: %zu output bytes do not hold %u x %u x %u samples of %u "
-                              "bits allocated",
-                              dst_len, info->rows, info->columns, info->samples,
-                              info->bits_allocated);
     if (len < 4 || src[0] != 0xFF || src[1] != 0xD8)
         return obia_error_set(err, OBIA_E_FORMAT,
                               "JPEG: the frame does not start with an SOI marker (FFD8)");

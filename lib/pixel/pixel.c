@@ -98,6 +98,23 @@ bool obia_pixel_info_get(const obia_file *f, obia_pixel_info *info, obia_error *
     return true;
 }
 
+bool pixel_check_output(const obia_pixel_info *info, size_t dst_len, unsigned max_samples,
+                        const char *codec, unsigned *bps, obia_error *err)
+{
+    *bps = info->bits_allocated <= 8 ? 1u : info->bits_allocated / 8u;
+    size_t row_bytes = (size_t)info->columns * info->samples * *bps;
+    if (info->rows == 0 || info->columns == 0 || info->samples == 0 ||
+        info->samples > max_samples || (*bps != 1 && *bps != 2 && *bps != 4) ||
+        dst_len / row_bytes != info->rows || dst_len % row_bytes != 0 ||
+        info->bits_stored == 0 || info->bits_stored > 8u * *bps)
+        return obia_error_set(err, OBIA_E_ARG,
+                              "%s: %zu output bytes do not hold %u x %u x %u samples of %u "
+                              "bits allocated",
+                              codec, dst_len, info->rows, info->columns, info->samples,
+                              info->bits_allocated);
+    return true;
+}
+
 static unsigned bytes_per_sample(const obia_pixel_info *info)
 {
     return info->bits_allocated <= 8 ? 1 : info->bits_allocated / 8;

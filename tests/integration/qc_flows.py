@@ -317,7 +317,13 @@ def quarantine_files(t):
 
 
 def count_objects(arc):
-    return sum(1 for _ in files_under(os.path.join(arc, "store", "objects")))
+    """The image objects of the store (not the series thumbnails, PNG
+    objects of the same store)."""
+    n = 0
+    for path in files_under(os.path.join(arc, "store", "objects")):
+        with open(path, "rb") as f:
+            n += f.read(8) != b"\x89PNG\r\n\x1a\n"
+    return n
 
 
 def history_has(item, action, who, reason=None):
