@@ -106,6 +106,11 @@ enum {
     OBIA_QC_FLAG_KNOWN = 1u << 6,      /* equal to an original ID or name in the keys database */
 };
 
+/* Whether a value is a filler word written where a name or identifier was
+ * removed (ANONYMIZED, REMOVED, UNKNOWN, TEST, ... in any case, spaces and
+ * punctuation ignored): never a name, never remembered as an original. */
+bool obia_qc_filler(const char *v, size_t n);
+
 /* Names of the flags, for the report's columns: "name", "date", ... */
 const char *obia_qc_flag_name(unsigned flag);
 

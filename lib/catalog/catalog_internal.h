@@ -26,7 +26,7 @@ typedef struct catalog_backend {
                    obia_error *err);
     bool (*show)(void *db, const char *key, obia_row_fn fn, void *ctx, obia_error *err);
     bool (*stats)(void *db, const char *collection, obia_row_fn fn, void *ctx, obia_error *err);
-    /* Portable SQL for the rest (lib/catalog/qc.c): ? placeholders bound to
+    /* Portable SQL for the rest (lib/catalog/qc.c): ? parameters bound to
      * text parameters (NULL binds SQL NULL). exec runs on the writer, in its
      * transaction if one is open; *changes and *last_id as the statement
      * left them. query runs on the writer (writer true: sees the open

@@ -199,36 +199,13 @@ typedef struct originals {
     char birth[32];
 } originals;
 
-/* Placeholders people put where an identifier or name was removed: never
- * remembered, or every image would match them. */
-static bool placeholder(const char *v, size_t n)
-{
-    static const char *const words[] = {"ANONYMIZED", "ANONYMISED", "ANONYMOUS", "ANON",
-                                        "REMOVED", "DELETED", "UNKNOWN", "NONE", "NULL",
-                                        "EMPTY", "TEST", "PATIENT", "NOTAPPLICABLE", "NA"};
-    char norm[24];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isalnum((unsigned char)v[i]))
-            continue;
-        if (k == sizeof norm - 1)
-            return false;
-        norm[k++] = (char)toupper((unsigned char)v[i]);
-    }
-    norm[k] = '\0';
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(norm, words[i]) == 0)
-            return true;
-    return false;
-}
-
 /* A value (at least min letters or digits) for the known list. */
 static void add_value(obia_buf *b, const char *v, size_t n, size_t min)
 {
     size_t alnum = 0;
     for (size_t i = 0; i < n; i++)
         alnum += ((unsigned char)v[i] >= 0x80) || isalnum((unsigned char)v[i]);
-    if (alnum >= min && !placeholder(v, n)) {
+    if (alnum >= min && !obia_qc_filler(v, n)) {   /* else every image would match */
         obia_buf_append(b, v, n);
         obia_buf_append_byte(b, 0);
     }

@@ -8,6 +8,7 @@
  */
 #include "report_internal.h"
 
+#include <ctype.h>
 #include <string.h>
 
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -85,10 +86,27 @@ bool obia__qc_is_accession(const char *s, size_t n)
 
 /* ---- NAME --------------------------------------------------------------------- */
 
-/* Values that de-identifiers write in place of a name (obia's dummy for PN
- * is ANONYMIZED, and ANONYMOUS for AE). */
-static const char *const placeholder_names[] = {"anonymized", "anonymised", "anonymous", "anon",
-                                                "removed"};
+bool obia_qc_filler(const char *v, size_t n)
+{
+    /* obia's dummy for PN is ANONYMIZED, and ANONYMOUS for AE */
+    static const char *const words[] = {"ANONYMIZED", "ANONYMISED", "ANONYMOUS", "ANON",
+                                        "REMOVED", "DELETED", "UNKNOWN", "NONE", "NULL",
+                                        "EMPTY", "TEST", "PATIENT", "NOTAPPLICABLE", "NA"};
+    char norm[24];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)v[i]))
+            continue;
+        if (k == sizeof norm - 1)
+            return false;
+        norm[k++] = (char)toupper((unsigned char)v[i]);
+    }
+    norm[k] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(norm, words[i]) == 0)
+            return true;
+    return false;
+}
 
 static void trim_chars(const char **s, size_t *n, const char *chars)
 {
@@ -99,16 +117,11 @@ static void trim_chars(const char **s, size_t *n, const char *chars)
 }
 
 /* A PN value names someone unless it is empty (or only component
- * delimiters), an archive pseudonym, or a de-identifier's placeholder. */
+ * delimiters), an archive pseudonym, or a filler word. */
 static bool pn_names_someone(const char *s, size_t n)
 {
     trim_chars(&s, &n, " ^=");
-    if (n == 0 || obia__qc_is_accession(s, n))
-        return false;
-    for (size_t k = 0; k < sizeof placeholder_names / sizeof *placeholder_names; k++)
-        if (equal_nocase(s, n, placeholder_names[k]))
-            return false;
-    return true;
+    return n != 0 && !obia__qc_is_accession(s, n) && !obia_qc_filler(s, n);
 }
 
 /* Words of exam trees written Region^Program (Siemens Study Description
