@@ -382,7 +382,7 @@ static int report_outcome(const char *id, bool ok, obia_ingest_outcome outcome,
 {
     if (!ok) {
         fprintf(stderr, "obia qc: %s\n", err->message);
-        return err->code == OBIA_E_ARG ? 1 : 1;
+        return 1;
     }
     switch (outcome) {
     case OBIA_INGEST_ACCEPTED: printf("%s accepted: %s\n", id, detail); return 0;
