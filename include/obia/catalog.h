@@ -65,6 +65,15 @@ typedef struct obia_catalog_image {
     const char *study_date;        /* YYYYMMDD, shifted */
     const char *study_description;
     const char *age_at_study;      /* DICOM AS, e.g. 045Y */
+    /* as the stored (de-identified) file has them, for DICOMweb queries;
+     * NULL when absent */
+    const char *study_time;        /* TM */
+    const char *accession_number;  /* (0008,0050) */
+    const char *study_id;          /* (0020,0010) */
+    const char *referring_physician; /* (0008,0090) */
+    const char *patient_name;      /* (0010,0010) */
+    const char *patient_id;        /* (0010,0020) */
+    const char *patient_birth_date; /* (0010,0030) */
     const char *series_uid;
     const char *modality;
     const char *body_part;
@@ -77,6 +86,7 @@ typedef struct obia_catalog_image {
     uint64_t size;
     const char *transfer_syntax;
     long rows, columns, frames;
+    long bits_allocated;           /* 0 when absent */
     /* for the checks: the image's own modality, frame of reference and
      * geometry ("x\\y\\z", "6 numbers"), and keyed fingerprints of the
      * patient's original sex and birth date (NULL when absent) */
@@ -248,5 +258,51 @@ bool obia_catalog_audit(obia_catalog *c, const char *who, const char *action, co
 /* Newest first: at, who, action, object, detail; object NULL for all. */
 bool obia_catalog_audit_list(obia_catalog *c, const char *object, long limit, obia_row_fn fn,
                              void *ctx, obia_error *err);
+
+/* ---- DICOMweb queries (QIDO-RS, PS3.18 10.6) ----------------------------------------
+ * Matching on the attributes the catalog keeps, at study, series or
+ * instance level, with the standard's matching rules: single value, list
+ * of UIDs (separated by backslash or comma), wildcards * and ? (not in
+ * UIDs, dates or numbers), date and time ranges (a-b, -b, a-), and
+ * universal matching (empty value: the attribute is only returned). */
+typedef enum obia_qido_level {
+    OBIA_QIDO_STUDY,
+    OBIA_QIDO_SERIES,
+    OBIA_QIDO_INSTANCE,
+} obia_qido_level;
+
+typedef struct obia_qido_match {
+    uint32_t tag;               /* the attribute, e.g. 0x00100020 PatientID */
+    const char *value;          /* as given in the query (already percent-decoded) */
+} obia_qido_match;
+
+#define OBIA_QIDO_MAX_MATCHES 32
+
+typedef struct obia_qido_query {
+    obia_qido_level level;
+    const char *study_uid;      /* the request's study (path), or NULL */
+    const char *series_uid;     /* the request's series (path), or NULL */
+    obia_qido_match match[OBIA_QIDO_MAX_MATCHES];
+    size_t nmatch;
+    bool fuzzy;                 /* fuzzymatching=true: names by word prefix, any case */
+    long limit;                 /* at most this many rows (> 0) */
+    long offset;                /* rows skipped first */
+    bool public_only;           /* visible series of released collections only */
+} obia_qido_query;
+
+/* Whether tag can be a matching key at level (attributes of the level
+ * and of the levels above it). */
+bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag);
+/* The results, in a stable order (study, series, instance number): one
+ * row per object, columns named by tag as 8 upper-case hex digits
+ * ("0020000D"), values as text (multiple values joined by backslash, NULL
+ * when empty). Every attribute the catalog keeps for the level and the
+ * levels above is a column, including NumberOfStudyRelatedSeries,
+ * NumberOfStudyRelatedInstances, ModalitiesInStudy and
+ * NumberOfSeriesRelatedInstances. *more is set when rows beyond
+ * offset + limit match. A bad matching value (a malformed date range, a
+ * wildcard in a UID) is OBIA_E_ARG naming the attribute. */
+bool obia_catalog_qido(obia_catalog *c, const obia_qido_query *q, obia_row_fn fn, void *ctx,
+                       bool *more, obia_error *err);
 
 #endif
