@@ -15,6 +15,7 @@ all: build
 
 deps:
 	@scripts/install-deps
+	@scripts/install-node-deps
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -32,6 +32,7 @@ int cmd_review(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_thumbnails(int argc, char **argv);
 
 /* Who is acting, for the audit log: --user, else $OBIA_USER, else the login name. */

@@ -9,9 +9,14 @@ int cmd_dump(int argc, char **argv)
 {
     bool json = false, pretty = false, meta = false, no_pixels = false, full = false,
          show_warnings = false;
+    const char *bulk_uri = NULL;
     int first = 1;
     for (const char *a; (a = cli_next_option(argc, argv, &first)) != NULL;) {
-        if (strcmp(a, "--json") == 0)
+        if (strcmp(a, "--bulk-uri") == 0) {
+            if (!(bulk_uri = cli_option_value("dump", a, argc, argv, &first)))
+                return 2;
+            json = true;
+        } else if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--pretty") == 0)
             pretty = true;
@@ -36,6 +41,7 @@ int cmd_dump(int argc, char **argv)
     obia_json_options_init(&jopt);
     jopt.pretty = pretty;
     jopt.include_meta = meta;
+    jopt.bulk_uri_prefix = bulk_uri;
     obia_dump_options dopt;
     obia_dump_options_init(&dopt);
     if (full)

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"review", cmd_review, "review states of series: visible, not visible, to be deleted"},
     {"report", cmd_report, "the PHI review report of a collection: every element, flagged"},
     {"audit", cmd_audit, "the audit log: who did what, when"},
+    {"serve", cmd_serve, "serve the archive over HTTP: REST API, DICOMweb, web site"},
     {"render", cmd_render, "one frame of an image as PNG, JPEG or its raw stored values"},
     {"thumbnails", cmd_thumbnails, "series thumbnails, contact sheets, and getting one as PNG"},
     {"synth", cmd_synth, "write realistic synthetic DICOM studies and a clinical CSV"},

@@ -31,7 +31,7 @@ int cmd_stats(int argc, char **argv)
     obia_error err;
     obia_error_clear(&err);
     cli_rows rows = {.json = json};
-    bool ok = obia_catalog_stats(c, collection, cli_rows_print, &rows, &err);
+    bool ok = obia_catalog_stats(c, collection, false, cli_rows_print, &rows, &err);
     cli_rows_end(&rows);
     if (!ok)
         fprintf(stderr, "obia stats: %s\n", err.message);

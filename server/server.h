@@ -1,8 +1,8 @@
 /*
  * The HTTP server: libmicrohttpd underneath, one route table over it.
  *
- * A request goes: raw URI (parsed here: path segments percent-decoded,
- * query string split into parameters) -> route table (method and path
+ * A request goes: raw URI (parsed by server/parse.c: path segments
+ * percent-decoded, query string split into parameters) -> route table (method and path
  * pattern) -> access scope -> handler. A handler answers with one of the
  * respond_* functions exactly once; an error becomes a JSON body
  * { "error": code, "message": text } with the status of its kind.
@@ -63,7 +63,7 @@ typedef struct param {
 struct req {
     srv *s;
     const char *method;              /* "GET", "POST", ... */
-    char *path;                      /* decoded path, e.g. /dicomweb/studies/1.2.3 */
+    char *path;                      /* "/" and the decoded segments (empty ones dropped) */
     char *seg[REQ_MAX_SEGMENTS];     /* its segments, decoded */
     size_t nseg;
     const char *arg[8];              /* the route's {captures}, in order */
@@ -86,6 +86,15 @@ obia_archive *srv_archive(const srv *s);
 obia_catalog *srv_catalog(const srv *s);   /* thread-safe for queries */
 obia_store *srv_store(const srv *s);
 const obia_config *srv_config(const srv *s);
+const char *srv_web(const srv *s);                 /* the static files' directory */
+const char *srv_upload_collection(const srv *s);   /* "" when none */
+uint64_t srv_max_instance(const srv *s);           /* [server] max_instance */
+long srv_max_results(const srv *s);                /* [server] max_results */
+/* Around writes through srv_catalog() (thumbnails made on demand). */
+void srv_write_lock(srv *s);
+void srv_write_unlock(srv *s);
+/* The HTTP status (and error code name) of a library error: the one table. */
+unsigned srv_error_status(obia_status code, const char **name);
 /* "http://host:port" as the client addressed the server (Host header). */
 const char *req_base_url(req *r);
 
@@ -123,6 +132,8 @@ void respond_stream(req *r, unsigned status, const char *content_type, stream_fi
                     void *ctx, void (*done)(void *ctx));
 /* a header on the response (call before respond_*) */
 void req_add_header(req *r, const char *name, const char *value);
+/* what frees r->handler_ctx when the request ends, however it ends */
+void req_set_cleanup(req *r, void (*cleanup)(void *ctx));
 
 /* ---- routes ---------------------------------------------------------------------------- */
 

@@ -144,22 +144,74 @@ typedef struct obia_catalog_query {
     const char *sex;
     int age_min, age_max;       /* years, at the study; -1 for no bound */
     const char *disease;        /* substring, any case */
-    const char *text;           /* substring of descriptions, any case */
+    const char *text;           /* an accession (OBIA..., I..., S...) or a study or series
+                                 * UID exactly, or a substring of the study and series
+                                 * descriptions and the collection's title, any case */
     bool public_only;           /* visible series of released collections only */
     long limit;                 /* 0: no limit */
+    long offset;                /* rows skipped first */
 } obia_catalog_query;
 
-/* Series matching the query, with their study, individual and collection. */
+/* Series matching the query, with their study, individual and collection,
+ * in a stable order (collection, individual, study, series number). */
 bool obia_catalog_search(obia_catalog *c, const obia_catalog_query *q, obia_row_fn fn, void *ctx,
+                         obia_error *err);
+/* How many series match the query (its limit and offset aside). */
+bool obia_catalog_search_count(obia_catalog *c, const obia_catalog_query *q, long *total,
+                               obia_error *err);
+/* Counts for the facets of a search: rows of facet (modality, body_part,
+ * sex, age_band, disease, collection), value and series (matching series).
+ * Each facet is counted with every filter of q but its own, so that its
+ * rows are the alternatives to offer; unknown values are left out. */
+bool obia_catalog_facets(obia_catalog *c, const obia_catalog_query *q, obia_row_fn fn, void *ctx,
                          obia_error *err);
 /* One object by accession (OBIA..., I..., S...) or UID (study, series or
  * SOP instance): its fields in one row. NOTFOUND if none. */
 bool obia_catalog_show(obia_catalog *c, const char *key, obia_row_fn fn, void *ctx,
                        obia_error *err);
 /* Counts per facet (modality, body part, sex, age band, disease,
- * collection): rows of facet, value, individuals, studies, series, images. */
-bool obia_catalog_stats(obia_catalog *c, const char *collection, obia_row_fn fn, void *ctx,
-                        obia_error *err);
+ * collection): rows of facet, value, individuals, studies, series, images.
+ * collection NULL for all; public_only counts only the visible series of
+ * released collections. */
+bool obia_catalog_stats(obia_catalog *c, const char *collection, bool public_only, obia_row_fn fn,
+                        void *ctx, obia_error *err);
+
+/* ---- browsing ------------------------------------------------------------------------
+ * Pages of objects with their counts, in a stable order. With public_only,
+ * only what the public may see: released collections and in them the
+ * series reviewed visible (an individual or a study when it has one); the
+ * counts are of those. */
+typedef struct obia_catalog_page {
+    long limit;                 /* 0: no limit */
+    long offset;                /* rows skipped first */
+    bool public_only;
+} obia_catalog_page;
+
+/* Collections, oldest first: accession, title, description, keywords,
+ * submitter, access, disease, bioproject, status, created, released,
+ * individuals, studies, series, images, bytes, modalities (comma-separated).
+ * *total (if total is not NULL) gets the count of all. p NULL: all of them. */
+bool obia_catalog_collection_list(obia_catalog *c, const obia_catalog_page *p, obia_row_fn fn,
+                                  void *ctx, long *total, obia_error *err);
+/* Whether the public may see an object, by accession (OBIA..., I..., S...)
+ * or study, series or SOP instance UID: its collection is released and its
+ * series visible (a series, an image) or one of its series visible (a
+ * collection, an individual, a study). NOTFOUND if no such object. */
+bool obia_catalog_is_public(obia_catalog *c, const char *key, bool *pub, obia_error *err);
+/* A page of an object's children (key as for obia_catalog_is_public), and
+ * in *total (if not NULL) the count of all of them:
+ *   collection -> individuals: accession, sex, age, disease, studies, series, images
+ *   individual -> studies, by date: accession, study_uid, study_date, description,
+ *                 age_at_study, modalities (comma-separated), series, images
+ *   study -> series, by series number: series_uid, modality, body_part, description,
+ *                 series_number, images, bytes, review_state
+ *   series -> images, by instance number: sop_instance_uid, sop_class_uid,
+ *                 instance_number, rows, columns, frames, transfer_syntax, size
+ * NOTFOUND for an unknown key, and with public_only for an object the
+ * public may not see (a collection: one not released); OBIA_E_ARG for an
+ * image, which has no children. p NULL: all of them. */
+bool obia_catalog_children(obia_catalog *c, const char *key, const obia_catalog_page *p,
+                           obia_row_fn fn, void *ctx, long *total, obia_error *err);
 
 /* ---- quality control, review and audit -----------------------------------------
  * Writes join the caller's transaction when one is open (begin/commit),
@@ -291,7 +343,8 @@ typedef struct obia_qido_query {
 } obia_qido_query;
 
 /* Whether tag can be a matching key at level (attributes of the level
- * and of the levels above it). */
+ * and of the levels above it; the Number Of ... Related counts are
+ * returned, not matched). */
 bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag);
 /* The results, in a stable order (study, series, instance number): one
  * row per object, columns named by tag as 8 upper-case hex digits

@@ -21,6 +21,8 @@
 #define OBIA_INGEST_H
 
 #include "obia/archive.h"
+#include "obia/catalog.h"
+#include "obia/store.h"
 #include "obia/qc.h"
 #include "obia/util.h"
 
@@ -65,6 +67,25 @@ typedef struct obia_ingest_options {
 bool obia_ingest_files(obia_archive *a, const obia_ingest_options *opt, const char *const *files,
                        size_t nfiles, obia_ingest_summary *summary, obia_error *err);
 
+/* A run fed one file at a time from memory (uploads over HTTP): each file
+ * goes through the same pipeline, in the caller's thread, and is committed
+ * before obia_ingest_session_add returns with its outcome and detail (as
+ * given to on_outcome, which is also called). name is what the outcome and
+ * a quarantine record call the input (never stored with image bytes).
+ * Closing runs the series checks and makes the thumbnails of the series
+ * added to. A session is used by one thread at a time. */
+typedef struct obia_ingest_session obia_ingest_session;
+
+obia_ingest_session *obia_ingest_session_open(obia_archive *a, const obia_ingest_options *opt,
+                                              obia_error *err);
+/* False only when the run cannot go on (archive, catalog or store
+ * unusable); the file's fate is in *outcome and detail. */
+bool obia_ingest_session_add(obia_ingest_session *s, const char *name, const void *data,
+                             size_t len, obia_ingest_outcome *outcome, char *detail,
+                             size_t detail_cap, obia_error *err);
+bool obia_ingest_session_close(obia_ingest_session *s, obia_ingest_summary *summary,
+                               obia_error *err);
+
 /* ---- quarantined items -------------------------------------------------------------
  * What a curator does with an item of the quarantine (obia qc). Each is
  * recorded in the audit log as who did it. */
@@ -102,6 +123,10 @@ bool obia_ingest_check_series(obia_archive *a, const char *collection,
  * remake). *hash names the PNG in the store. */
 bool obia_thumbnail(obia_archive *a, const char *uid, uint32_t size, bool remake, char hash[65],
                     obia_error *err);
+/* The same with the catalog and store already open (the catalog's writer
+ * is used when a thumbnail is made: one thread at a time). */
+bool obia_thumbnail_with(obia_catalog *cat, obia_store *store, const char *uid, uint32_t size,
+                         bool remake, char hash[65], obia_error *err);
 /* A contact sheet of a series: a thumbnail of every image in instance
  * order (each image's middle frame), cell pixels each, columns across, as
  * PNG appended to png. Images that cannot be rendered leave a black cell

@@ -30,6 +30,44 @@ static const obia_conf_key keys[] = {
      "De-identification profile of new collections: obia (PS3.15 Annex E with the six options "
      "of the OBIA paper), basic (the Basic Profile alone) or none (the submitter "
      "de-identified the data: obia only checks it)."},
+    {"server", "listen", OBIA_CONF_STRING, "127.0.0.1:8080", 0, 0, NULL,
+     "Address and port obia serve listens on: an IPv4 address, or an IPv6 one in brackets "
+     "([::1]:8080). The default is reachable from this machine only."},
+    {"server", "access", OBIA_CONF_CHOICE, "public", 0, 0, "public|all",
+     "What the server shows: public (visible series of released collections; no uploads) or "
+     "all (everything the archive holds, and STOW-RS uploads) -- for a trusted network only."},
+    {"server", "upload_collection", OBIA_CONF_STRING, "", 0, 0, NULL,
+     "Collection (accession) STOW-RS uploads go to when the request names none "
+     "(?collection=OBIA0001); empty: the request must name one."},
+    {"server", "web", OBIA_CONF_STRING, "", 0, 0, NULL,
+     "Directory of the web site's static files, served at /; empty: the one obia was built "
+     "with."},
+    {"server", "access_log", OBIA_CONF_STRING, "logs/access.log", 0, 0, NULL,
+     "Access log, one line per request (time, client, method, target, status, bytes, "
+     "duration); relative to the archive; - for standard error; empty for none."},
+    {"server", "max_connections", OBIA_CONF_INT, "256", 1, 65536, NULL,
+     "Connections served at once (a thread each); more wait to be accepted."},
+    {"server", "timeout", OBIA_CONF_INT, "60", 1, 86400, NULL,
+     "Seconds a connection may stay idle (between requests, or within a slow one) before it "
+     "is closed."},
+    {"server", "max_header", OBIA_CONF_INT, "32768", 4096, 1048576, NULL,
+     "Bytes a request's line and headers may take; larger requests get 431 or 414."},
+    {"server", "max_url", OBIA_CONF_INT, "8192", 256, 1048576, NULL,
+     "Longest request target (path and query) in bytes; longer ones get 414."},
+    {"server", "max_body", OBIA_CONF_INT, "17179869184", 0, 1099511627776LL, NULL,
+     "Largest request body in bytes (STOW-RS uploads are read as a stream, one instance in "
+     "memory at a time); larger ones get 413."},
+    {"server", "max_instance", OBIA_CONF_INT, "1073741824", 1024, 68719476736LL, NULL,
+     "Largest instance in an upload, in bytes (held in memory while it is ingested)."},
+    {"server", "max_results", OBIA_CONF_INT, "1000", 1, 1000000, NULL,
+     "Most results one search (QIDO-RS or /api/search) returns; more are had by offset."},
+    {"server", "gzip", OBIA_CONF_BOOL, "true", 0, 0, NULL,
+     "Compress JSON responses for clients that accept gzip."},
+    {"server", "tls_cert", OBIA_CONF_STRING, "", 0, 0, NULL,
+     "PEM certificate (chain) for HTTPS; with tls_key, the server speaks only HTTPS."},
+    {"server", "tls_key", OBIA_CONF_STRING, "", 0, 0, NULL, "PEM private key for HTTPS."},
+    {"server", "shutdown_timeout", OBIA_CONF_INT, "120", 0, 86400, NULL,
+     "Seconds obia serve waits, after SIGTERM, for requests in flight (uploads) to finish."},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

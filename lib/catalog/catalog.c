@@ -123,20 +123,8 @@ bool obia_catalog_collections(obia_catalog *c, obia_row_fn fn, void *ctx, obia_e
     return c->be->collections(c->db, fn, ctx, err);
 }
 
-bool obia_catalog_search(obia_catalog *c, const obia_catalog_query *q, obia_row_fn fn, void *ctx,
-                         obia_error *err)
-{
-    return c->be->search(c->db, q, fn, ctx, err);
-}
-
 bool obia_catalog_show(obia_catalog *c, const char *key, obia_row_fn fn, void *ctx,
                        obia_error *err)
 {
     return c->be->show(c->db, key, fn, ctx, err);
-}
-
-bool obia_catalog_stats(obia_catalog *c, const char *collection, obia_row_fn fn, void *ctx,
-                        obia_error *err)
-{
-    return c->be->stats(c->db, collection, fn, ctx, err);
 }

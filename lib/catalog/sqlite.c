@@ -1,5 +1,10 @@
 /* The SQLite backend of the catalog. The SQL is kept portable (no SQLite-only
- * syntax in the queries) so that a PostgreSQL backend can share it. */
+ * syntax in the queries) so that a PostgreSQL backend can share it; to that
+ * end LIKE is case-sensitive here as it is there (PRAGMA case_sensitive_like),
+ * and matching in any case is written LOWER(x) LIKE LOWER(pattern). The
+ * planner makes no automatic indexes: every join has an index of the
+ * schema's, and a transient index over the series, rebuilt by each query,
+ * costs more than the query. */
 #include "catalog_internal.h"
 
 #include <pthread.h>
@@ -9,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -96,6 +101,32 @@ static const char *const migrations[] = {
     "  uid TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('series', 'image')),"
     "  size INTEGER NOT NULL, object_hash TEXT NOT NULL, created TEXT NOT NULL,"
     "  PRIMARY KEY (uid, size));",
+    /* 3 -> 4: the study's DICOMweb attributes (dicom_study_id is StudyID,
+     * 0020,0010), and the indexes of DICOMweb queries and browsing: the
+     * series of a study and the images of a series come from the index in
+     * their order; studies are found by date, patient and accession number,
+     * and by modality (and review state) from a covering index of series.
+     * The index of review states goes: with four values it only misled the
+     * planner (a walk through every visible series to find one study's). */
+    "ALTER TABLE study ADD COLUMN study_time TEXT;"
+    "ALTER TABLE study ADD COLUMN accession_number TEXT;"
+    "ALTER TABLE study ADD COLUMN dicom_study_id TEXT;"
+    "ALTER TABLE study ADD COLUMN referring_physician TEXT;"
+    "ALTER TABLE study ADD COLUMN patient_name TEXT;"
+    "ALTER TABLE study ADD COLUMN patient_id TEXT;"
+    "ALTER TABLE study ADD COLUMN patient_birth_date TEXT;"
+    "ALTER TABLE image ADD COLUMN bits_allocated INTEGER;"
+    "CREATE INDEX study_date ON study (study_date);"
+    "CREATE INDEX study_patient_id ON study (patient_id);"
+    "CREATE INDEX study_patient_name ON study (patient_name);"
+    "CREATE INDEX study_accession_number ON study (accession_number);"
+    "DROP INDEX series_study;"
+    "CREATE INDEX series_study ON series (study_id, series_number);"
+    "DROP INDEX series_modality;"
+    "CREATE INDEX series_modality ON series (modality, review_state, study_id);"
+    "DROP INDEX image_series;"
+    "CREATE INDEX image_series ON image (series_id, instance_number);"
+    "DROP INDEX series_review;",
 };
 
 /* Queries run on a read-only connection of their thread's own (WAL lets
@@ -189,7 +220,8 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
      * so adding images does not slow down as the archive grows */
     bool ok = exec(d,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                   "PRAGMA cache_size=-65536;",
+                   "PRAGMA cache_size=-65536; PRAGMA case_sensitive_like=ON; "
+                   "PRAGMA automatic_index=OFF;",
                    err);
     /* schema version, migrated forward */
     int v = 0;
@@ -229,8 +261,8 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
          prepare(d, &d->add_image,
                  "INSERT INTO image (series_id, sop_class_uid, sop_instance_uid, instance_number, "
                  "object_hash, size, transfer_syntax, rows_, columns_, frames, ingested, modality, "
-                 "frame_of_reference, position, orientation, has_instance_number) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "frame_of_reference, position, orientation, has_instance_number, bits_allocated) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  err) &&
          prepare(d, &d->add_series,
                  "INSERT INTO series (study_id, series_uid, modality, body_part, description, "
@@ -238,7 +270,9 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
                  err) &&
          prepare(d, &d->add_study,
                  "INSERT INTO study (accession, individual_id, study_uid, study_date, description, "
-                 "age_at_study, age_years, sex_fp, birth_fp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "age_at_study, age_years, sex_fp, birth_fp, study_time, accession_number, "
+                 "dicom_study_id, referring_physician, patient_name, patient_id, "
+                 "patient_birth_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  err) &&
          prepare(d, &d->bump_series,
                  "UPDATE series SET images = images + 1, bytes = bytes + ? WHERE id = ?", err) &&
@@ -533,6 +567,13 @@ static bool add_or_check(db *d, const obia_catalog_image *im, obia_catalog_added
             sqlite3_bind_int(st, 7, years);
         bind_text(st, 8, im->sex_fp);
         bind_text(st, 9, im->birth_fp);
+        bind_text(st, 10, im->study_time);
+        bind_text(st, 11, im->accession_number);
+        bind_text(st, 12, im->study_id);
+        bind_text(st, 13, im->referring_physician);
+        bind_text(st, 14, im->patient_name);
+        bind_text(st, 15, im->patient_id);
+        bind_text(st, 16, im->patient_birth_date);
         bool ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_reset(st);
         if (!ok)
@@ -588,6 +629,8 @@ static bool add_or_check(db *d, const obia_catalog_image *im, obia_catalog_added
     bind_text(st, 14, im->position);
     bind_text(st, 15, im->orientation);
     sqlite3_bind_int(st, 16, im->has_instance_number);
+    if (im->bits_allocated > 0)
+        sqlite3_bind_int64(st, 17, im->bits_allocated);
     bool ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_reset(st);
     if (!ok)
@@ -706,7 +749,10 @@ static sqlite3 *reader_of(db *d, obia_error *err)
             h = NULL;
         } else {
             sqlite3_busy_timeout(h, 30000);
-            sqlite3_exec(h, "PRAGMA cache_size=-16384;", NULL, NULL, NULL);
+            sqlite3_exec(h,
+                         "PRAGMA cache_size=-16384; PRAGMA case_sensitive_like=ON; "
+                         "PRAGMA automatic_index=OFF;",
+                         NULL, NULL, NULL);
             d->readers[d->nreaders++] = (reader){h, self};
         }
     }
@@ -744,76 +790,6 @@ static bool be_collections(void *p, obia_row_fn fn, void *ctx, obia_error *err)
         " individual i ON i.id = s.individual_id WHERE i.collection_id = c.id) AS images "
         "FROM collection c ORDER BY c.id";
     return run_query(p, sql, NULL, 0, fn, ctx, NULL, err);
-}
-
-static bool be_search(void *p, const obia_catalog_query *q, obia_row_fn fn, void *ctx,
-                      obia_error *err)
-{
-    char sql[4096];
-    const char *params[16];
-    int np = 0;
-    char agemin[16], agemax[16], disease[300], text[300], limit[32];
-    int n = snprintf(sql, sizeof sql,
-                     "SELECT c.accession AS collection, i.accession AS individual, "
-                     "s.accession AS study, r.series_uid, r.modality, r.body_part, "
-                     "r.description AS series_description, s.description AS study_description, "
-                     "s.study_date, s.age_years AS age, i.sex, i.disease, r.images, r.bytes, "
-                     "r.review_state "
-                     "FROM series r JOIN study s ON s.id = r.study_id "
-                     "JOIN individual i ON i.id = s.individual_id "
-                     "JOIN collection c ON c.id = i.collection_id WHERE 1 = 1");
-    if (q->collection && *q->collection) {
-        n += snprintf(sql + n, sizeof sql - n, " AND c.accession = ?");
-        params[np++] = q->collection;
-    }
-    if (q->modality && *q->modality) {
-        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(r.modality) = UPPER(?)");
-        params[np++] = q->modality;
-    }
-    if (q->body_part && *q->body_part) {
-        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(r.body_part) = UPPER(?)");
-        params[np++] = q->body_part;
-    }
-    if (q->sex && *q->sex) {
-        n += snprintf(sql + n, sizeof sql - n, " AND UPPER(i.sex) = UPPER(?)");
-        params[np++] = q->sex;
-    }
-    if (q->age_min >= 0) {
-        snprintf(agemin, sizeof agemin, "%d", q->age_min);
-        n += snprintf(sql + n, sizeof sql - n, " AND s.age_years >= CAST(? AS INTEGER)");
-        params[np++] = agemin;
-    }
-    if (q->age_max >= 0) {
-        snprintf(agemax, sizeof agemax, "%d", q->age_max);
-        n += snprintf(sql + n, sizeof sql - n, " AND s.age_years <= CAST(? AS INTEGER)");
-        params[np++] = agemax;
-    }
-    if (q->disease && *q->disease) {
-        snprintf(disease, sizeof disease, "%%%s%%", q->disease);
-        n += snprintf(sql + n, sizeof sql - n,
-                      " AND (LOWER(i.disease) LIKE LOWER(?) OR LOWER(c.disease) LIKE LOWER(?))");
-        params[np++] = disease;
-        params[np++] = disease;
-    }
-    if (q->text && *q->text) {
-        snprintf(text, sizeof text, "%%%s%%", q->text);
-        n += snprintf(sql + n, sizeof sql - n,
-                      " AND (LOWER(r.description) LIKE LOWER(?) OR LOWER(s.description) LIKE "
-                      "LOWER(?) OR LOWER(c.title) LIKE LOWER(?))");
-        params[np++] = text;
-        params[np++] = text;
-        params[np++] = text;
-    }
-    if (q->public_only)
-        n += snprintf(sql + n, sizeof sql - n,
-                      " AND c.status = 'released' AND r.review_state = 'visible'");
-    n += snprintf(sql + n, sizeof sql - n, " ORDER BY c.id, i.id, s.id, r.series_number, r.id");
-    if (q->limit > 0) {
-        snprintf(limit, sizeof limit, "%ld", q->limit);
-        n += snprintf(sql + n, sizeof sql - n, " LIMIT CAST(? AS INTEGER)");
-        params[np++] = limit;
-    }
-    return run_query(p, sql, params, np, fn, ctx, NULL, err);
 }
 
 static bool be_show(void *p, const char *key, obia_row_fn fn, void *ctx, obia_error *err)
@@ -856,36 +832,6 @@ static bool be_show(void *p, const char *key, obia_row_fn fn, void *ctx, obia_er
             return true;
     }
     return obia_error_set(err, OBIA_E_NOTFOUND, "no collection, individual, study, series or image '%s'", key);
-}
-
-static bool be_stats(void *p, const char *collection, obia_row_fn fn, void *ctx, obia_error *err)
-{
-    /* one query per facet, each row: facet, value, individuals, studies, series, images */
-    static const char *const facets[][2] = {
-        {"modality", "r.modality"},
-        {"body_part", "r.body_part"},
-        {"sex", "i.sex"},
-        {"age_band", "CASE WHEN s.age_years IS NULL THEN NULL ELSE (s.age_years / 10) * 10 || "
-                     "'-' || ((s.age_years / 10) * 10 + 9) END"},
-        {"disease", "COALESCE(i.disease, c.disease)"},
-        {"collection", "c.accession"},
-    };
-    for (size_t f = 0; f < sizeof facets / sizeof facets[0]; f++) {
-        char sql[1024];
-        snprintf(sql, sizeof sql,
-                 "SELECT '%s' AS facet, %s AS value, COUNT(DISTINCT i.id) AS individuals, "
-                 "COUNT(DISTINCT s.id) AS studies, COUNT(DISTINCT r.id) AS series, "
-                 "COALESCE(SUM(r.images), 0) AS images "
-                 "FROM series r JOIN study s ON s.id = r.study_id "
-                 "JOIN individual i ON i.id = s.individual_id "
-                 "JOIN collection c ON c.id = i.collection_id "
-                 "WHERE (? IS NULL OR c.accession = ?1) GROUP BY 2 ORDER BY 6 DESC, 2",
-                 facets[f][0], facets[f][1]);
-        const char *params[1] = {collection};
-        if (!run_query(p, sql, params, 1, fn, ctx, NULL, err))
-            return false;
-    }
-    return true;
 }
 
 static bool be_exec(void *p, const char *sql, const char *const *params, int nparams,
@@ -934,6 +880,7 @@ static bool be_in_transaction(void *p)
 
 const catalog_backend catalog_sqlite = {
     .name = "sqlite",
+    .string_agg = "GROUP_CONCAT",
     .open = be_open,
     .close = be_close,
     .begin = be_begin,
@@ -946,9 +893,7 @@ const catalog_backend catalog_sqlite = {
     .check_image = be_check_image,
     .individual_set = be_individual_set,
     .collections = be_collections,
-    .search = be_search,
     .show = be_show,
-    .stats = be_stats,
     .exec = be_exec,
     .query = be_query,
     .in_transaction = be_in_transaction,

@@ -1,7 +1,9 @@
 /* The ingest pipeline: workers parse, de-identify, check and store; the
  * catalog, the keys database and the outcomes are shared under one lock,
  * and catalog rows are committed in batches. */
-#include "ingest_internal.h"
+#include "obia/ingest.h"
+#include "obia/catalog.h"
+#include "obia/store.h"
 #include "obia/catalog.h"
 #include "obia/deid.h"
 #include "obia/dicom.h"
@@ -69,6 +71,11 @@ typedef struct run {
     char quarantine[4096];
     obia_error fatal;
     bool stop;
+    /* a session (files one by one from memory): the current input's name
+     * and the outcome of the last file */
+    const char *session_name;
+    obia_ingest_outcome last_outcome;
+    char last_detail[512];
 } run;
 
 /* ---- outcomes ------------------------------------------------------------------ */
@@ -100,8 +107,10 @@ static void emit(run *r, size_t index, obia_ingest_outcome o, const char *detail
     case OBIA_INGEST_FAILED: r->sum.failed++; break;
     }
     log_outcome(r, index, o, detail);
+    r->last_outcome = o;
+    snprintf(r->last_detail, sizeof r->last_detail, "%s", detail);
     if (r->opt->on_outcome)
-        r->opt->on_outcome(r->opt->ctx, r->files[index], o, detail);
+        r->opt->on_outcome(r->opt->ctx, r->files ? r->files[index] : r->session_name, o, detail);
     r->done++;
     if (r->opt->on_progress)
         r->opt->on_progress(r->opt->ctx, r->done, r->nfiles);
@@ -135,11 +144,12 @@ static bool flush(run *r)
         r->stop = true;
     }
     r->nnew_known = 0;
-    if (!r->in_txn)
-        return true;
-    bool ok = !r->stop && obia_catalog_commit(r->cat, &err);
+    /* (outcomes that wrote nothing -- duplicates -- may be pending without
+     * a transaction: they are reported all the same) */
+    bool ok = !r->in_txn || (!r->stop && obia_catalog_commit(r->cat, &err));
+    bool had_txn = r->in_txn;
     r->in_txn = false;
-    if (!ok) {
+    if (!ok && had_txn) {
         obia_catalog_rollback(r->cat);
         if (!r->stop)
             obia_error_set(&r->fatal, OBIA_E_IO, "%s", err.message);
@@ -552,7 +562,7 @@ static void process(run *r, size_t index, obia_file *f, const char *source)
     }
 
     const obia_element *px = obia_dataset_get(ds, OBIA_TAG(0x7FE0, 0x0010));
-    enum { NT = 13 };
+    enum { NT = 20 };
     obia_buf t[NT];
     for (int i = 0; i < NT; i++)
         obia_buf_init(&t[i], 1u << 16);
@@ -566,6 +576,13 @@ static void process(run *r, size_t index, obia_file *f, const char *source)
         .study_date = text(ds, OBIA_TAG(0x0008, 0x0020), &t[2]),
         .study_description = text(ds, OBIA_TAG(0x0008, 0x1030), &t[3]),
         .age_at_study = text(ds, OBIA_TAG(0x0010, 0x1010), &t[4]),
+        .study_time = text(ds, OBIA_TAG(0x0008, 0x0030), &t[13]),
+        .accession_number = text(ds, OBIA_TAG(0x0008, 0x0050), &t[14]),
+        .study_id = text(ds, OBIA_TAG(0x0020, 0x0010), &t[15]),
+        .referring_physician = whole_text(ds, OBIA_TAG(0x0008, 0x0090), &t[16]),
+        .patient_name = whole_text(ds, OBIA_TAG(0x0010, 0x0010), &t[17]),
+        .patient_id = text(ds, OBIA_TAG(0x0010, 0x0020), &t[18]),
+        .patient_birth_date = text(ds, OBIA_TAG(0x0010, 0x0030), &t[19]),
         .series_uid = text(ds, OBIA_TAG(0x0020, 0x000E), &t[5]),
         .modality = text(ds, OBIA_TAG(0x0008, 0x0060), &t[6]),
         .body_part = text(ds, OBIA_TAG(0x0018, 0x0015), &t[7]),
@@ -579,6 +596,7 @@ static void process(run *r, size_t index, obia_file *f, const char *source)
         .rows = number(ds, OBIA_TAG(0x0028, 0x0010), NULL),
         .columns = number(ds, OBIA_TAG(0x0028, 0x0011), NULL),
         .frames = number(ds, OBIA_TAG(0x0028, 0x0008), NULL),
+        .bits_allocated = number(ds, OBIA_TAG(0x0028, 0x0100), NULL),
         .image_modality = text(ds, OBIA_TAG(0x0008, 0x0060), &t[9]),
         .frame_of_reference = text(ds, OBIA_TAG(0x0020, 0x0052), &t[10]),
         .position = whole_text(ds, OBIA_TAG(0x0020, 0x0032), &t[11]),
@@ -909,7 +927,7 @@ static void series_thumbnails(run *r)
         char hash[65];
         obia_error e;
         obia_error_clear(&e);
-        if (ingest_thumbnail(r->cat, r->store, r->touched[i], size, true, hash, &e))
+        if (obia_thumbnail_with(r->cat, r->store, r->touched[i], size, true, hash, &e))
             r->sum.thumbnails++;
         else if (e.code != OBIA_E_NOTFOUND)   /* (not: a series without pixels) */
             r->sum.thumbnail_failures++;
@@ -971,6 +989,88 @@ bool obia_ingest_files(obia_archive *a, const obia_ingest_options *opt, const ch
     r->nfiles = nfiles;
     bool ok = run_files(r, summary, err);
     run_close(r);
+    return ok;
+}
+
+/* ---- sessions: files one at a time, from memory ------------------------------------- */
+
+struct obia_ingest_session {
+    run *r;
+    size_t n;
+};
+
+obia_ingest_session *obia_ingest_session_open(obia_archive *a, const obia_ingest_options *opt,
+                                              obia_error *err)
+{
+    obia_ingest_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (!(s->r = run_open(a, opt, err))) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool obia_ingest_session_add(obia_ingest_session *s, const char *name, const void *data,
+                             size_t len, obia_ingest_outcome *outcome, char *detail,
+                             size_t detail_cap, obia_error *err)
+{
+    run *r = s->r;
+    size_t index = s->n++;
+    r->session_name = name;
+    r->nfiles = s->n;
+    r->last_outcome = OBIA_INGEST_FAILED;
+    snprintf(r->last_detail, sizeof r->last_detail, "not processed");
+    if (r->stop)
+        return obia_error_set(err, r->fatal.code, "%s", r->fatal.message);
+    pthread_mutex_lock(&r->lock);
+    r->sum.bytes_in += len;
+    pthread_mutex_unlock(&r->lock);
+    if ((uint64_t)len > r->max_file_size) {
+        quarantine_unread(r, index, name, "too-large",
+                          "%zu bytes, more than [ingest] max_file_size", len);
+    } else {
+        obia_error e;
+        obia_error_clear(&e);
+        obia_file *f = obia_file_parse(data, len, NULL, &e);
+        if (!f) {
+            quarantine_unread(r, index, name, "unreadable", "%s", e.message);
+        } else {
+            process(r, index, f, name);
+            obia_file_free(f);
+        }
+    }
+    /* committed before the caller hears of it */
+    pthread_mutex_lock(&r->lock);
+    flush(r);
+    pthread_mutex_unlock(&r->lock);
+    if (outcome)
+        *outcome = r->last_outcome;
+    if (detail && detail_cap)
+        snprintf(detail, detail_cap, "%s", r->last_detail);
+    if (r->stop)
+        return obia_error_set(err, r->fatal.code, "%s", r->fatal.message);
+    return true;
+}
+
+bool obia_ingest_session_close(obia_ingest_session *s, obia_ingest_summary *summary,
+                               obia_error *err)
+{
+    if (!s)
+        return true;
+    run *r = s->r;
+    obia_ingest_summary sum;
+    /* nothing left to process: run_files only flushes, checks the series
+     * added to and makes their thumbnails */
+    r->next = r->nfiles;
+    bool ok = run_files(r, &sum, err);
+    if (summary)
+        *summary = sum;
+    run_close(r);
+    free(s);
     return ok;
 }
 

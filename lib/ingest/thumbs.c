@@ -1,13 +1,15 @@
 /* Thumbnails: rendered from the stored image, kept as PNG objects of the
  * store, recorded in the catalog per UID and size. */
-#include "ingest_internal.h"
+#include "obia/ingest.h"
+#include "obia/catalog.h"
+#include "obia/store.h"
 #include "obia/pixel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-bool ingest_thumbnail(obia_catalog *cat, obia_store *store, const char *uid, uint32_t size,
+bool obia_thumbnail_with(obia_catalog *cat, obia_store *store, const char *uid, uint32_t size,
                       bool remake, char hash[65], obia_error *err)
 {
     bool found = false;
@@ -82,7 +84,7 @@ bool obia_thumbnail(obia_archive *a, const char *uid, uint32_t size, bool remake
     obia_store *store;
     if (!open_both(a, &cat, &store, err))
         return false;
-    bool ok = ingest_thumbnail(cat, store, uid, size, remake, hash, err);
+    bool ok = obia_thumbnail_with(cat, store, uid, size, remake, hash, err);
     obia_store_close(store);
     obia_catalog_close(cat);
     return ok;
@@ -137,7 +139,7 @@ bool obia_thumbnails_rebuild(obia_archive *a, const char *collection, uint64_t *
         char hash[65];
         obia_error e;
         obia_error_clear(&e);
-        if (ingest_thumbnail(cat, store, l.uid[i], size, true, hash, &e)) {
+        if (obia_thumbnail_with(cat, store, l.uid[i], size, true, hash, &e)) {
             ++*made;
         } else if (e.code == OBIA_E_NOTFOUND) {
             ++*without;   /* no Pixel Data: a report, a structure set */

@@ -56,6 +56,18 @@ check "an outcome log in the archive, without input paths" '[ $(cat "$arc"/logs/
 "$OBIA" ingest --archive "$arc" --collection "$c1" --report "$tmp/r2.jsonl" "$tmp/in" 2> /dev/null; rc=$?
 acc2=$(summary "$tmp/r2.jsonl" accepted); dup2=$(summary "$tmp/r2.jsonl" duplicate)
 check "ingest again changes nothing" '[ $rc -eq 0 ] && [ $acc2 -eq 0 ] && [ $dup2 -eq $((acc1 + dup1)) ]'
+# duplicates alone write nothing: with batches of 2 they must still all be
+# reported (more pending outcomes than a batch holds)
+cp "$arc/obia.conf" "$tmp/before-batch.conf"
+printf '[ingest]\nbatch = 2\n' >> "$arc/obia.conf"
+sed -i 's/^batch = 256$//' "$arc/obia.conf"
+mkdir "$tmp/dups"
+first_accepted=$(py "import json,sys; print(next(json.loads(l)['input'] for l in open(sys.argv[1]) if json.loads(l)['outcome'] == 'accepted'))" "$tmp/r1.jsonl")
+for i in 1 2 3 4 5; do cp "$first_accepted" "$tmp/dups/d$i.dcm"; done
+"$OBIA" ingest --archive "$arc" --collection "$c1" --jobs 1 --report "$tmp/r3.jsonl" "$tmp/dups" 2> /dev/null; rc=$?
+dup3=$(summary "$tmp/r3.jsonl" duplicate)
+check "duplicates beyond a batch are all reported ($dup3 of 5)" '[ $rc -eq 0 ] && [ "$dup3" -eq 5 ] && [ $(wc -l < "$tmp/r3.jsonl") -eq 5 ]'
+cp "$tmp/before-batch.conf" "$arc/obia.conf"
 "$OBIA" ingest --archive "$arc" --collection OBIA0099 "$ct" 2> "$tmp/e"; rc=$?
 check "unknown collection refused" '[ $rc -eq 1 ] && grep -q "no collection OBIA0099" "$tmp/e"'
 

@@ -152,7 +152,7 @@ static void test_catalog(void **state)
     assert_null(obia_catalog_open(path, false, &err));   /* not created without create */
     obia_catalog *c = obia_catalog_open(path, true, &err);
     assert_non_null(c);
-    assert_int_equal(obia_catalog_schema_version(c), 3);
+    assert_int_equal(obia_catalog_schema_version(c), 4);
 
     char a1[16], a2[16];
     obia_collection_info in = {.title = "Ovarian", .disease = "ovarian cancer", .access = "controlled"};
@@ -273,7 +273,7 @@ static void test_catalog(void **state)
 
     /* stats: six facets */
     n = 0;
-    assert_true(obia_catalog_stats(c, NULL, count_rows, &n, &err));
+    assert_true(obia_catalog_stats(c, NULL, false, count_rows, &n, &err));
     assert_true(n >= 6);
     obia_catalog_close(c);
 
@@ -515,7 +515,7 @@ static void test_migration(void **state)
     obia_catalog *c = obia_catalog_open(path, false, &err);
     if (!c)
         fail_msg("%s", err.message);
-    assert_int_equal(obia_catalog_schema_version(c), 3);
+    assert_int_equal(obia_catalog_schema_version(c), 4);
     last_row r = {0};
     assert_true(obia_catalog_show(c, "OBIA0001", keep_row, &r, &err));
     assert_string_equal(col(&r, "title"), "Version one");
