@@ -711,12 +711,16 @@ static bool rows(db *d, sqlite3_stmt *st, obia_row_fn fn, void *ctx, bool *any, 
     const char *names[64], *values[64];
     if (n > 64)
         n = 64;
-    for (int i = 0; i < n; i++)
-        names[i] = sqlite3_column_name(st, i);
     int rc;
+    bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (any)
             *any = true;
+        /* the names after the first step: a statement re-prepared by it
+         * (the schema changed) frees the names taken before */
+        for (int i = 0; first && i < n; i++)
+            names[i] = sqlite3_column_name(st, i);
+        first = false;
         for (int i = 0; i < n; i++)
             values[i] = (const char *)sqlite3_column_text(st, i);
         if (!fn(ctx, n, names, values))
