@@ -649,7 +649,7 @@ bool api_image_params(req *r, long frames, image_req *ir)
         ir->window = true;
     }
     const char *fmt = req_query(r, "format");
-    const char *accept = req_header(r, "Accept");
+    const char *accept = req_accept(r);
     if (fmt) {
         if (strcmp(fmt, "jpeg") != 0 && strcmp(fmt, "png") != 0) {
             respond_error(r, 400, "bad-parameter", "format must be png or jpeg, not '%.20s'", fmt);

@@ -94,6 +94,13 @@ const char *req_header(const req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *req_accept(const req *r)
+{
+    /* PS3.18 8.3.3.1: an accept query parameter stands for the header */
+    const char *q = req_query(r, "accept");
+    return q && *q ? q : req_header(r, "Accept");
+}
+
 const char *req_base_url(req *r)
 {
     const char *host = req_header(r, "Host");

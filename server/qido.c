@@ -179,14 +179,14 @@ static bool qido_row(void *ctx, int n, const char *const *names, const char *con
 bool dicomweb_accepts_json(req *r)
 {
     media_type ranges[16];
-    size_t n = http_accept_parse(req_header(r, "Accept"), ranges, 16);
+    size_t n = http_accept_parse(req_accept(r), ranges, 16);
     for (size_t i = 0; i < n; i++)
         if (http_media_match(&ranges[i], "application/dicom+json") ||
             http_media_match(&ranges[i], "application/json"))
             return true;
     respond_error(r, 406, "not-acceptable",
                   "this resource is available as application/dicom+json only (Accept: %.200s)",
-                  req_header(r, "Accept"));
+                  req_accept(r));
     return false;
 }
 

@@ -102,6 +102,9 @@ const char *req_base_url(req *r);
 const char *req_query(const req *r, const char *name);
 /* A request header, or NULL. */
 const char *req_header(const req *r, const char *name);
+/* What the client accepts: the accept query parameter, else the Accept
+ * header (NULL: anything). */
+const char *req_accept(const req *r);
 /* limit/offset parameters: defaults when absent; false (400 sent) when not
  * a number in range. */
 bool req_paging(req *r, long def_limit, long max_limit, long *limit, long *offset);

@@ -136,7 +136,7 @@ static size_t accept_offers(req *r, const char *const *types, size_t ntypes, off
                             size_t max)
 {
     media_type ranges[16];
-    size_t n = http_accept_parse(req_header(r, "Accept"), ranges, 16), k = 0;
+    size_t n = http_accept_parse(req_accept(r), ranges, 16), k = 0;
     for (size_t i = 0; i < n && k < max; i++) {
         const media_type *m = &ranges[i];
         bool any = strcmp(m->type, "*/*") == 0;
@@ -160,7 +160,7 @@ static size_t accept_offers(req *r, const char *const *types, size_t ntypes, off
 
 static void not_acceptable(req *r, const char *what)
 {
-    const char *accept = req_header(r, "Accept");
+    const char *accept = req_accept(r);
     respond_error(r, 406, "not-acceptable", "%s (Accept: %.200s)", what, accept ? accept : "");
 }
 
@@ -819,7 +819,7 @@ static bool rendered_params(req *r, long frames, image_req *ir)
         }
     }
     media_type ranges[16];
-    size_t n = http_accept_parse(req_header(r, "Accept"), ranges, 16);
+    size_t n = http_accept_parse(req_accept(r), ranges, 16);
     for (size_t i = 0; i < n; i++) {
         if (http_media_match(&ranges[i], "image/jpeg")) {
             ir->jpeg = true;
@@ -911,7 +911,7 @@ static void thumbnail_of(req *r, const instance *in, bool series)
         return;
     /* PNG whenever the client takes it */
     media_type ranges[16];
-    size_t n = http_accept_parse(req_header(r, "Accept"), ranges, 16);
+    size_t n = http_accept_parse(req_accept(r), ranges, 16);
     for (size_t i = 0; i < n; i++)
         if (http_media_match(&ranges[i], "image/png"))
             ir.jpeg = false;

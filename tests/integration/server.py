@@ -514,6 +514,9 @@ def test_qido(srv, arc, series):
     check("a key given as a tag", st == 200 and len(j10) == len(j2), j10)
     st, h, _ = qido(srv, "/dicomweb/studies", accept="application/dicom+xml")
     check("XML asked for is 406", st == 406, st)
+    st, h, _ = qido(srv, "/dicomweb/studies?accept=application/dicom%2Bjson",
+                    accept="application/dicom+xml")
+    check("the accept query parameter stands for the header", st == 200, st)
     # series and instances
     uid = value(s0, "0020000D")
     st, h, se = qido(srv, "/dicomweb/studies/%s/series" % uid)
