@@ -571,10 +571,11 @@ void respond_object(req *r, const char *hash, const char *content_type)
 {
     char etag[72];
     snprintf(etag, sizeof etag, "\"%.64s\"", hash);
-    req_add_header(r, "ETag", etag);
-    req_add_header(r, "Cache-Control", r->public_only ? "public, max-age=3600" : "private, max-age=3600");
+    const char *cache = r->public_only ? "public, max-age=3600" : "private, max-age=3600";
     const char *inm = req_header(r, "If-None-Match");
     if (inm && strstr(inm, etag)) {
+        req_add_header(r, "ETag", etag);
+        req_add_header(r, "Cache-Control", cache);
         respond_empty(r, 304);
         return;
     }
@@ -588,23 +589,52 @@ void respond_object(req *r, const char *hash, const char *content_type)
         respond_error(r, 500, "internal", "stored object %.64s cannot be read", hash);
         return;
     }
+    /* (caching headers on the picture only, never on an error) */
+    req_add_header(r, "ETag", etag);
+    req_add_header(r, "Cache-Control", cache);
     respond_fd(r, 200, content_type, fd, 0, (uint64_t)st.st_size);
 }
 
+/* The thumbnail of a series or an image: the stored one at [ingest]
+ * thumbnail_size (made and kept if missing); another size is rendered for
+ * the request and not kept, so clients cannot fill the store. */
 static void thumbnail(req *r, const char *uid)
 {
+    long stored = obia_config_int(srv_config(r->s), "ingest", "thumbnail_size");
     long size;
-    if (!api_visible(r, uid) || !uint_param(r, "size", 16, 1024, 0, &size))
+    if (!api_visible(r, uid) || !uint_param(r, "size", 16, 1024, stored ? stored : 256, &size))
         return;
-    if (size == 0)
-        size = obia_config_int(srv_config(r->s), "ingest", "thumbnail_size");
-    if (size == 0)
-        size = 256;
-    char hash[65];
-    bool found = false;
+    obia_catalog *cat = srv_catalog(r->s);
     obia_error err;
     obia_error_clear(&err);
-    obia_catalog *cat = srv_catalog(r->s);
+    char hash[65];
+    if (size != stored) {
+        long frames = 1;
+        char sop[65];
+        bool is_image = obia_catalog_image_object(cat, uid, hash, &frames, &err);
+        if (!is_image && err.code == OBIA_E_NOTFOUND) {
+            obia_error_clear(&err);
+            if (!obia_catalog_series_middle(cat, uid, sop, hash, &frames, &err)) {
+                respond_render_error(r, &err);
+                return;
+            }
+        } else if (!is_image) {
+            respond_obia_error(r, &err);
+            return;
+        }
+        image_req ir = {.frame = frames > 1 ? frames / 2 + 1 : 1, .size = size, .quality = 90};
+        obia_buf png;
+        obia_buf_init(&png, 64u << 20);
+        if (!api_render(r, hash, &ir, &png, &err)) {
+            obia_buf_free(&png);
+            respond_render_error(r, &err);
+            return;
+        }
+        req_add_header(r, "Cache-Control", r->public_only ? "public, max-age=3600" : "private, max-age=3600");
+        respond_buf(r, 200, "image/png", &png);
+        return;
+    }
+    bool found = false;
     if (!obia_catalog_thumbnail_get(cat, uid, (uint32_t)size, hash, &found, &err)) {
         respond_obia_error(r, &err);
         return;
@@ -724,7 +754,15 @@ void api_render_frame(req *r)
         return;
     }
     req_add_header(r, "Cache-Control", r->public_only ? "public, max-age=3600" : "private, max-age=3600");
+    req_add_header(r, "Vary", "Accept");
     respond_buf(r, 200, ir.jpeg ? "image/jpeg" : "image/png", &out);
+}
+
+#define CONTACT_SHEET_MAX 1000
+
+static bool count_row(void *ctx, int n, const char *const *names, const char *const *v)
+{
+    return true;
 }
 
 void api_contact_sheet(req *r)
@@ -734,6 +772,22 @@ void api_contact_sheet(req *r)
     if (!api_visible(r, uid) || !uint_param(r, "cell", 16, 512, 128, &cell) ||
         !uint_param(r, "columns", 1, 64, 8, &columns))
         return;
+    /* every image is decoded: a sheet is for series of a reasonable size */
+    long nimages = 0;
+    obia_catalog_page pg = {.limit = 1, .offset = 0, .public_only = r->public_only};
+    obia_error cerr;
+    obia_error_clear(&cerr);
+    if (!obia_catalog_children(srv_catalog(r->s), uid, &pg, count_row, NULL, &nimages, &cerr)) {
+        respond_obia_error(r, &cerr);
+        return;
+    }
+    if (nimages > CONTACT_SHEET_MAX) {
+        respond_error(r, 413, "too-large",
+                      "a contact sheet shows at most %d images; series %s has %ld (see its "
+                      "thumbnails page by page: /api/series/%s?limit=&offset=)",
+                      CONTACT_SHEET_MAX, uid, nimages, uid);
+        return;
+    }
     obia_buf png;
     obia_buf_init(&png, 512u << 20);
     uint64_t failed = 0;

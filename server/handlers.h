@@ -71,6 +71,7 @@ void wado_study_thumbnail(req *r);
 void wado_series_thumbnail(req *r);
 void wado_instance_thumbnail(req *r);
 
+bool stow_begin(req *r);
 bool stow_body(req *r, const char *data, size_t len);
 void stow_done(req *r);
 

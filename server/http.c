@@ -44,7 +44,26 @@ struct srv {
     uint64_t max_instance;
     long max_results;
     pthread_mutex_t write_lock;  /* the catalog's one writer */
+    uint64_t upload_memory;      /* [server] upload_memory */
+    uint64_t upload_held;        /* bytes of upload parts in memory now (lock) */
 };
+
+bool srv_upload_reserve(srv *s, uint64_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ok = s->upload_held + n <= s->upload_memory;
+    if (ok)
+        s->upload_held += n;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+void srv_upload_release(srv *s, uint64_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    s->upload_held -= n <= s->upload_held ? n : s->upload_held;
+    pthread_mutex_unlock(&s->lock);
+}
 
 void srv_write_lock(srv *s) { pthread_mutex_lock(&s->write_lock); }
 void srv_write_unlock(srv *s) { pthread_mutex_unlock(&s->write_lock); }
@@ -445,20 +464,24 @@ static bool route_match(const route *rt, req *r)
     return i == r->nseg;
 }
 
-/* The route for the request; *path_known when some route has its path
- * (for 405 against 404). */
-static const route *route_find(req *r, bool *path_known)
+/* The route for the request; *allow gets the methods of the routes that
+ * have its path (empty: no route has it, 404 rather than 405). */
+static const route *route_find(req *r, char *allow, size_t cap)
 {
     size_t n;
     const route *routes = srv_routes(&n);
     const char *method = r->head ? "GET" : r->method;
-    *path_known = false;
+    allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (!route_match(&routes[i], r))
             continue;
         if (strcmp(routes[i].method, method) == 0)
             return &routes[i];
-        *path_known = true;
+        if (!strstr(allow, routes[i].method)) {
+            size_t k = strlen(allow);
+            snprintf(allow + k, cap - k, "%s%s%s", k ? ", " : "", routes[i].method,
+                     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+        }
     }
     return NULL;
 }
@@ -586,11 +609,11 @@ static bool begin(srv *s, request *q, const char *method)
         respond_error(r, err.code == OBIA_E_LIMIT ? 414 : 400, "bad-uri", "%s", err.message);
         return false;
     }
-    bool known;
-    q->rt = route_find(r, &known);
+    char allow[64];
+    q->rt = route_find(r, allow, sizeof allow);
     if (!q->rt) {
-        if (known) {
-            req_add_header(r, "Allow", strcmp(r->method, "POST") == 0 ? "GET, HEAD" : "GET, HEAD, POST");
+        if (allow[0]) {
+            req_add_header(r, "Allow", allow);
             respond_error(r, 405, "method-not-allowed", "%s is not allowed on %s", r->method, r->path);
         } else {
             respond_error(r, 404, "not-found", "no such endpoint: %s (GET /api lists them)", r->path);
@@ -611,6 +634,8 @@ static bool begin(srv *s, request *q, const char *method)
                       clen, (unsigned long long)s->max_body);
         return false;
     }
+    if (q->rt->begin && !q->rt->begin(r))
+        return false;
     return true;
 }
 
@@ -780,6 +805,7 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
                  obia_config_string(s.conf, "server", "upload_collection"));
         s.max_instance = (uint64_t)obia_config_int(s.conf, "server", "max_instance");
         s.max_results = (long)obia_config_int(s.conf, "server", "max_results");
+        s.upload_memory = (uint64_t)obia_config_int(s.conf, "server", "upload_memory");
         const char *logname = obia_config_string(s.conf, "server", "access_log");
         if (logname && strcmp(logname, "-") == 0) {
             s.log = stderr;
@@ -845,27 +871,59 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
         if (!opt->quiet)
             fprintf(stderr, "obia serve: %s on %s (access %s), archive %s\n",
                     cert ? "https" : "http", listen, access, obia_archive_dir(s.a));
+        /* SIGHUP reopens the access log (after rotation); SIGTERM or
+         * SIGINT stop */
         int sig = 0;
-        sigwait(&sigs, &sig);
+        char logpath[4200] = "";
+        const char *logname = obia_config_string(s.conf, "server", "access_log");
+        if (s.log && s.log != stderr)
+            snprintf(logpath, sizeof logpath, "%s",
+                     logname[0] == '/' ? logname
+                                       : obia_archive_file(s.a, logname, path, sizeof path));
+        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+            if (!logpath[0])
+                continue;
+            FILE *nl = fopen(logpath, "a");
+            if (!nl) {
+                fprintf(stderr, "obia serve: cannot reopen the access log %s: %s\n", logpath,
+                        strerror(errno));
+                continue;
+            }
+            pthread_mutex_lock(&s.lock);
+            fclose(s.log);
+            s.log = nl;
+            pthread_mutex_unlock(&s.lock);
+        }
         if (!opt->quiet)
             fprintf(stderr, "obia serve: %s: finishing the requests in flight\n", strsignal(sig));
-        /* stop taking connections; let what is in flight finish */
+        /* stop taking connections; let what is in flight finish (a second
+         * SIGTERM or SIGINT stops waiting) */
         MHD_socket lfd = MHD_quiesce_daemon(s.d);
         if (lfd != MHD_INVALID_SOCKET)
             close(lfd);
         long wait_s = (long)obia_config_int(s.conf, "server", "shutdown_timeout");
-        struct timespec until;
+        struct timespec until, slice;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += wait_s;
+        const struct timespec zero = {0, 0};
+        bool again = false;
         pthread_mutex_lock(&s.lock);
-        while (s.inflight > 0)
-            if (pthread_cond_timedwait(&s.idle, &s.lock, &until) == ETIMEDOUT)
+        while (s.inflight > 0 && !again) {
+            clock_gettime(CLOCK_REALTIME, &slice);
+            if (slice.tv_sec >= until.tv_sec)
                 break;
+            slice.tv_sec += 1;
+            pthread_cond_timedwait(&s.idle, &s.lock, &slice);
+            pthread_mutex_unlock(&s.lock);
+            int more = sigtimedwait(&sigs, NULL, &zero);
+            again = more == SIGTERM || more == SIGINT;
+            pthread_mutex_lock(&s.lock);
+        }
         long left = s.inflight;
         pthread_mutex_unlock(&s.lock);
         if (left && !opt->quiet)
-            fprintf(stderr, "obia serve: %ld requests still running after %lds; stopping\n", left,
-                    wait_s);
+            fprintf(stderr, "obia serve: %ld requests still running %s; stopping\n", left,
+                    again ? "at a second signal" : "after [server] shutdown_timeout");
         MHD_stop_daemon(s.d);
         if (!opt->quiet)
             fprintf(stderr, "obia serve: stopped\n");

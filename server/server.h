@@ -90,6 +90,10 @@ const char *srv_web(const srv *s);                 /* the static files' director
 const char *srv_upload_collection(const srv *s);   /* "" when none */
 uint64_t srv_max_instance(const srv *s);           /* [server] max_instance */
 long srv_max_results(const srv *s);                /* [server] max_results */
+/* The budget of memory all uploads share ([server] upload_memory): take n
+ * bytes of it (false: not that much left), and give them back. */
+bool srv_upload_reserve(srv *s, uint64_t n);
+void srv_upload_release(srv *s, uint64_t n);
 /* Around writes through srv_catalog() (thumbnails made on demand). */
 void srv_write_lock(srv *s);
 void srv_write_unlock(srv *s);
@@ -152,6 +156,9 @@ typedef struct route {
     body_fn body;            /* NULL: the route takes no body */
     unsigned scope;          /* a scope the request must hold */
     const char *doc;         /* one line, for GET /api */
+    /* called once the headers are in, before any body is read (so a
+     * refusal needs no body and no 100 Continue); false: it answered */
+    bool (*begin)(req *r);
 } route;
 
 /* Every route, in dispatch order (first match wins). */

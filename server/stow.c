@@ -26,6 +26,9 @@
 #define FAIL_CANNOT_UNDERSTAND 0xC000
 #define WARN_COERCED 0xB000          /* stored with changed attributes (de-identified) */
 
+/* Instances one request may carry (each leaves a line in the answer). */
+#define STOW_MAX_PARTS 20000
+
 typedef struct result {
     char sop_class[68], sop[68];     /* as sent (may be empty when unreadable) */
     bool stored;
@@ -50,6 +53,7 @@ typedef struct stow {
     bool fatal;
     obia_error err;
     char base[300];
+    uint64_t held;                   /* bytes of the upload budget the part holds */
 } stow;
 
 static void stow_free(void *ctx)
@@ -58,6 +62,7 @@ static void stow_free(void *ctx)
     if (!s)
         return;
     multipart_free(s->mp);
+    srv_upload_release(s->r->s, s->held);
     if (s->session)
         obia_ingest_session_close(s->session, NULL, NULL);
     obia_buf_free(&s->part);
@@ -83,6 +88,10 @@ static result *add_result(stow *s)
 static bool part_begin(void *ctx, const multipart_part *part, obia_error *err)
 {
     stow *s = ctx;
+    if (s->nparts == STOW_MAX_PARTS)
+        return obia_error_set(err, OBIA_E_LIMIT,
+                              "more than %d instances in one request; send them in several",
+                              STOW_MAX_PARTS);
     s->nparts++;
     obia_buf_reset(&s->part);
     s->part.failed = false;
@@ -104,12 +113,29 @@ static bool part_data(void *ctx, const char *p, size_t n, obia_error *err)
     stow *s = ctx;
     if (s->part_bad)
         return true;
+    /* every upload's parts share one budget of memory */
+    if (!srv_upload_reserve(s->r->s, n)) {
+        s->part_bad = true;
+        s->part_reason = FAIL_OUT_OF_RESOURCES;
+        snprintf(s->part_why, sizeof s->part_why,
+                 "part %zu: the server holds [server] upload_memory bytes of uploads already; "
+                 "send it again later",
+                 s->nparts);
+        srv_upload_release(s->r->s, s->held);
+        s->held = 0;
+        obia_buf_free(&s->part);
+        obia_buf_init(&s->part, srv_max_instance(s->r->s));
+        return true;
+    }
+    s->held += n;
     if (!obia_buf_append(&s->part, p, n)) {
         s->part_bad = true;
         s->part_reason = FAIL_OUT_OF_RESOURCES;
         snprintf(s->part_why, sizeof s->part_why,
                  "part %zu is larger than [server] max_instance (%llu bytes)", s->nparts,
                  (unsigned long long)srv_max_instance(s->r->s));
+        srv_upload_release(s->r->s, s->held);
+        s->held = 0;
         obia_buf_free(&s->part);
         obia_buf_init(&s->part, srv_max_instance(s->r->s));
     }
@@ -189,9 +215,22 @@ static void retrieve_url(stow *s, const char *sop, char *out, size_t cap)
                  u.series, sop);
 }
 
+static bool part_end_in(stow *s, obia_error *err);
+
 static bool part_end(void *ctx, obia_error *err)
 {
     stow *s = ctx;
+    bool ok = part_end_in(s, err);
+    /* the part's memory back to the budget (and to the system) */
+    srv_upload_release(s->r->s, s->held);
+    s->held = 0;
+    obia_buf_free(&s->part);
+    obia_buf_init(&s->part, srv_max_instance(s->r->s));
+    return ok;
+}
+
+static bool part_end_in(stow *s, obia_error *err)
+{
     result *x = add_result(s);
     if (!x)
         return obia_error_set(err, OBIA_E_NOMEM, "out of memory");
@@ -264,7 +303,7 @@ static void who(req *r, char *out, size_t cap)
     snprintf(out, cap, "stow-rs@%s", addr);
 }
 
-/* The first piece of the body: check what the request says, open the run. */
+/* The headers are in: check what the request says, open the run. */
 static stow *stow_open(req *r)
 {
     stow *s = calloc(1, sizeof *s);
@@ -308,9 +347,7 @@ static stow *stow_open(req *r)
                       "[server] upload_collection");
         return NULL;
     }
-    char profile[16];
-    if (strlen(coll) >= sizeof s->collection ||
-        !obia_catalog_collection_profile(srv_catalog(r->s), coll, profile, &err)) {
+    if (strlen(coll) >= sizeof s->collection) {
         respond_error(r, 404, "not-found", "no collection %.40s to store into", coll);
         return NULL;
     }
@@ -331,18 +368,27 @@ static stow *stow_open(req *r)
     }
     *kept = opt;
     kept->who = who_kept;
+    /* (the run checks the collection, on a connection of its own) */
     if (!(s->session = obia_ingest_session_open(srv_archive(r->s), kept, &err))) {
-        respond_obia_error(r, &err);
+        if (err.code == OBIA_E_NOTFOUND)
+            respond_error(r, 404, "not-found", "no collection %.40s to store into", coll);
+        else
+            respond_obia_error(r, &err);
         return NULL;
     }
     return s;
 }
 
+bool stow_begin(req *r)
+{
+    return stow_open(r) != NULL;
+}
+
 bool stow_body(req *r, const char *data, size_t len)
 {
     stow *s = r->handler_ctx;
-    if (!s && !(s = stow_open(r)))
-        return false;
+    if (!s)
+        return false;   /* (stow_begin answered) */
     obia_error err;
     obia_error_clear(&err);
     if (len == 0) {
@@ -377,9 +423,8 @@ void stow_done(req *r)
 {
     stow *s = r->handler_ctx;
     if (!s) {
-        /* an empty body: no piece came */
-        if (!(s = stow_open(r)))
-            return;
+        respond_error(r, 500, "internal", "the upload was not begun");
+        return;
     }
     if (s->nres == 0) {
         respond_error(r, 400, "no-instances", "the body holds no parts");

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #define EXPLICIT_LE "1.2.840.10008.1.2.1"
+/* Decoded frames one request may hold before they are sent. */
+#define WADO_MAX_DECODED (256u << 20)
 
 /* ---- finding instances --------------------------------------------------------------- */
 
@@ -168,7 +170,8 @@ static void not_acceptable(req *r, const char *what)
 
 typedef struct part_src {
     char *header;            /* the part's delimiter and headers */
-    int fd;                  /* the file, or -1 for data */
+    char *path;              /* a file, opened when its turn comes, or NULL */
+    int fd;                  /* the open file, or -1 */
     const uint8_t *data;     /* or bytes (owned when own) */
     bool own;
     uint64_t offset, len;
@@ -209,6 +212,7 @@ static void mp_free(void *ctx)
         return;
     for (size_t i = 0; i < m->n; i++) {
         free(m->parts[i].header);
+        free(m->parts[i].path);
         if (m->parts[i].fd >= 0)
             close(m->parts[i].fd);
         if (m->parts[i].own)
@@ -271,13 +275,16 @@ static long mp_fill(void *ctx, uint64_t pos, char *buf, size_t max)
             if (m->pos == hl) {
                 m->phase = 1;
                 m->pos = 0;
+                /* one file open at a time, whatever the number of parts */
+                if (p->path && p->fd < 0 && (p->fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0)
+                    return -1;
             }
             continue;
         }
         uint64_t left = p->len - m->pos;
         size_t k = left < max - out ? (size_t)left : max - out;
         if (k) {
-            if (p->fd >= 0) {
+            if (p->path) {
                 ssize_t got = pread(p->fd, buf + out, k, (off_t)(p->offset + m->pos));
                 if (got <= 0)
                     return out ? (long)out : -1;   /* the file shrank: end the response badly */
@@ -365,11 +372,8 @@ static void retrieve(req *r, const char *study, const char *series, const char *
     for (size_t i = 0; i < l.n; i++) {
         char path[4200], ct[160], loc[600];
         struct stat st;
-        int fd = -1;
         if (!obia_store_path(srv_store(r->s), l.v[i].hash, path, sizeof path) ||
-            (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-            if (fd >= 0)
-                close(fd);
+            stat(path, &st) != 0) {
             respond_error(r, 500, "internal", "stored object of %s cannot be read", l.v[i].sop);
             mp_free(m);
             free(l.v);
@@ -379,11 +383,10 @@ static void retrieve(req *r, const char *study, const char *series, const char *
         snprintf(loc, sizeof loc, "%s/dicomweb/studies/%s/series/%s/instances/%s", base,
                  l.v[i].study, l.v[i].series, l.v[i].sop);
         part_src *p = mp_add(m, ct, loc);
-        if (!p) {
-            close(fd);
+        if (!p || !(p->path = strdup(path))) {
+            m->nomem = true;
             break;
         }
-        p->fd = fd;
         p->len = (uint64_t)st.st_size;
     }
     free(l.v);
@@ -655,6 +658,17 @@ void wado_frames(req *r)
         return;
     }
     const char *type = offers[pick].type;
+    /* what the frames will take in memory before they are sent */
+    uint64_t fbytes = (uint64_t)info.rows * info.columns * info.samples *
+                      (info.bits_allocated > 8 ? (info.bits_allocated + 7) / 8 : 1);
+    if ((decode || (!info.encapsulated && info.bits_allocated == 1)) &&
+        fbytes * n > WADO_MAX_DECODED) {
+        obia_file_free(f);
+        respond_error(r, 413, "too-large",
+                      "%zu decoded frames of %llu bytes are more than %u MiB at once; ask fewer", n,
+                      (unsigned long long)fbytes, (unsigned)(WADO_MAX_DECODED >> 20));
+        return;
+    }
     file_hold *h = calloc(1, sizeof *h);
     multipart_out *m = mp_new();
     char base_loc[700];
@@ -854,6 +868,7 @@ static void render_instance(req *r, const instance *in, long frame, const image_
         respond_render_error(r, &err);
         return;
     }
+    req_add_header(r, "Vary", "Accept");
     respond_buf(r, 200, ir.jpeg ? "image/jpeg" : "image/png", &out);
 }
 
@@ -923,6 +938,7 @@ static void thumbnail_of(req *r, const instance *in, bool series)
         return;
     }
     /* the stored PNG thumbnail */
+    req_add_header(r, "Vary", "Accept");
     r->arg[0] = series ? in->series : in->sop;
     api_series_thumbnail(r);
 }

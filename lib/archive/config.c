@@ -59,6 +59,9 @@ static const obia_conf_key keys[] = {
      "memory at a time); larger ones get 413."},
     {"server", "max_instance", OBIA_CONF_INT, "1073741824", 1024, 68719476736LL, NULL,
      "Largest instance in an upload, in bytes (held in memory while it is ingested)."},
+    {"server", "upload_memory", OBIA_CONF_INT, "4294967296", 1024, 1099511627776LL, NULL,
+     "Bytes of uploaded instances all uploads together may hold in memory; a part beyond it "
+     "fails (A700) and can be sent again."},
     {"server", "max_results", OBIA_CONF_INT, "1000", 1, 1000000, NULL,
      "Most results one search (QIDO-RS or /api/search) returns; more are had by offset."},
     {"server", "gzip", OBIA_CONF_BOOL, "true", 0, 0, NULL,

@@ -132,21 +132,27 @@ static const char *const migrations[] = {
 /* Queries run on a read-only connection of their thread's own (WAL lets
  * readers go on while the one writer commits); the handle keeps them all to
  * close them with the catalog. */
+typedef struct db db;
+
 typedef struct reader {
     sqlite3 *h;
-    pthread_t thread;
+    db *d;
 } reader;
 
-typedef struct db {
+struct db {
     sqlite3 *h;                 /* the writer */
     pthread_mutex_t readers_lock;
-    reader *readers;
+    reader **readers;
     size_t nreaders;
+    pthread_key_t reader_key;   /* the thread's reader; closed when the thread ends */
+    bool has_key;
+    pthread_t txn_thread;       /* the thread whose transaction is open */
+    bool has_txn_thread;
     char path[4096];
     sqlite3_stmt *find_image, *find_series, *find_study, *add_image, *add_series, *add_study,
         *bump_series, *collection_id, *individual_id, *next_counter, *bump_counter,
         *add_individual, *add_collection, *individual_sex, *individual_age, *study_fp;
-} db;
+};
 
 static bool fail(db *d, obia_error *err, const char *what)
 {
@@ -179,6 +185,23 @@ static bool prepare(db *d, sqlite3_stmt **st, const char *sql, obia_error *err)
     return true;
 }
 
+/* A thread ends: its reader is closed (a server thread per connection
+ * would otherwise leave one open per connection it ever served). */
+static void reader_exit(void *p)
+{
+    reader *r = p;
+    db *d = r->d;
+    pthread_mutex_lock(&d->readers_lock);
+    for (size_t i = 0; i < d->nreaders; i++)
+        if (d->readers[i] == r) {
+            d->readers[i] = d->readers[--d->nreaders];
+            break;
+        }
+    pthread_mutex_unlock(&d->readers_lock);
+    sqlite3_close(r->h);
+    free(r);
+}
+
 static void be_close(void *p)
 {
     db *d = p;
@@ -191,8 +214,13 @@ static void be_close(void *p)
                             &d->individual_age, &d->study_fp};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(*all[i]);
-    for (size_t i = 0; i < d->nreaders; i++)
-        sqlite3_close(d->readers[i].h);
+    /* (after the key is deleted no thread's exit closes a reader) */
+    if (d->has_key)
+        pthread_key_delete(d->reader_key);
+    for (size_t i = 0; i < d->nreaders; i++) {
+        sqlite3_close(d->readers[i]->h);
+        free(d->readers[i]);
+    }
     free(d->readers);
     pthread_mutex_destroy(&d->readers_lock);
     sqlite3_close(d->h);
@@ -208,6 +236,7 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
     }
     snprintf(d->path, sizeof d->path, "%s", path);
     pthread_mutex_init(&d->readers_lock, NULL);
+    d->has_key = pthread_key_create(&d->reader_key, reader_exit) == 0;
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
         obia_error_set(err, OBIA_E_IO, "cannot open the catalog %s: %s", path,
@@ -302,20 +331,32 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
     return d;
 }
 
+/* The transaction belongs to the thread that began it: only that thread's
+ * queries go to the writer (be_in_transaction); others keep their readers. */
 static bool be_begin(void *p, obia_error *err)
 {
-    return exec(p, "BEGIN IMMEDIATE", err);
+    db *d = p;
+    if (!exec(d, "BEGIN IMMEDIATE", err))
+        return false;
+    __atomic_store_n(&d->txn_thread, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&d->has_txn_thread, true, __ATOMIC_RELEASE);
+    return true;
 }
 
 static bool be_commit(void *p, obia_error *err)
 {
-    return exec(p, "COMMIT", err);
+    db *d = p;
+    bool ok = exec(d, "COMMIT", err);
+    if (ok)
+        __atomic_store_n(&d->has_txn_thread, false, __ATOMIC_RELEASE);
+    return ok;
 }
 
 static void be_rollback(void *p)
 {
     db *d = p;
     sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+    __atomic_store_n(&d->has_txn_thread, false, __ATOMIC_RELEASE);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -735,30 +776,32 @@ static bool rows(db *d, sqlite3_stmt *st, obia_row_fn fn, void *ctx, bool *any, 
 /* The calling thread's read-only connection, opened on first use. */
 static sqlite3 *reader_of(db *d, obia_error *err)
 {
-    pthread_t self = pthread_self();
+    reader *r = d->has_key ? pthread_getspecific(d->reader_key) : NULL;
+    if (r)
+        return r->h;
     sqlite3 *h = NULL;
+    r = calloc(1, sizeof *r);
     pthread_mutex_lock(&d->readers_lock);
-    for (size_t i = 0; i < d->nreaders && !h; i++)
-        if (pthread_equal(d->readers[i].thread, self))
-            h = d->readers[i].h;
-    if (!h) {
-        reader *nr = realloc(d->readers, (d->nreaders + 1) * sizeof *nr);
-        if (nr)
-            d->readers = nr;
-        if (!nr || sqlite3_open_v2(d->path, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-                       SQLITE_OK) {
-            obia_error_set(err, OBIA_E_IO, "catalog %s: cannot open for reading: %s", d->path,
-                           h ? sqlite3_errmsg(h) : "out of memory");
-            sqlite3_close(h);
-            h = NULL;
-        } else {
-            sqlite3_busy_timeout(h, 30000);
-            sqlite3_exec(h,
-                         "PRAGMA cache_size=-16384; PRAGMA case_sensitive_like=ON; "
-                         "PRAGMA automatic_index=OFF;",
-                         NULL, NULL, NULL);
-            d->readers[d->nreaders++] = (reader){h, self};
-        }
+    reader **nr = r ? realloc(d->readers, (d->nreaders + 1) * sizeof *nr) : NULL;
+    if (nr)
+        d->readers = nr;
+    if (!nr || !d->has_key ||
+        sqlite3_open_v2(d->path, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        obia_error_set(err, OBIA_E_IO, "catalog %s: cannot open for reading: %s", d->path,
+                       h ? sqlite3_errmsg(h) : "out of memory");
+        sqlite3_close(h);
+        free(r);
+        h = NULL;
+    } else {
+        sqlite3_busy_timeout(h, 30000);
+        sqlite3_exec(h,
+                     "PRAGMA cache_size=-16384; PRAGMA case_sensitive_like=ON; "
+                     "PRAGMA automatic_index=OFF;",
+                     NULL, NULL, NULL);
+        r->h = h;
+        r->d = d;
+        d->readers[d->nreaders++] = r;
+        pthread_setspecific(d->reader_key, r);
     }
     pthread_mutex_unlock(&d->readers_lock);
     return h;
@@ -879,7 +922,11 @@ static bool be_query(void *p, bool writer, const char *sql, const char *const *p
 static bool be_in_transaction(void *p)
 {
     db *d = p;
-    return !sqlite3_get_autocommit(d->h);
+    /* (another thread's transaction: the answer is false whatever it
+     * reads, so the flag is read without a lock) */
+    return __atomic_load_n(&d->has_txn_thread, __ATOMIC_ACQUIRE) &&
+           pthread_equal(__atomic_load_n(&d->txn_thread, __ATOMIC_RELAXED), pthread_self()) &&
+           !sqlite3_get_autocommit(d->h);
 }
 
 const catalog_backend catalog_sqlite = {

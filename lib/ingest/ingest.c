@@ -1029,17 +1029,19 @@ bool obia_ingest_session_add(obia_ingest_session *s, const char *name, const voi
     pthread_mutex_lock(&r->lock);
     r->sum.bytes_in += len;
     pthread_mutex_unlock(&r->lock);
+    /* (no source path: the bytes came from memory and are gone after
+     * this call, so an item that keeps none can only be discarded) */
     if ((uint64_t)len > r->max_file_size) {
-        quarantine_unread(r, index, name, "too-large",
+        quarantine_unread(r, index, NULL, "too-large",
                           "%zu bytes, more than [ingest] max_file_size", len);
     } else {
         obia_error e;
         obia_error_clear(&e);
         obia_file *f = obia_file_parse(data, len, NULL, &e);
         if (!f) {
-            quarantine_unread(r, index, name, "unreadable", "%s", e.message);
+            quarantine_unread(r, index, NULL, "unreadable", "%s", e.message);
         } else {
-            process(r, index, f, name);
+            process(r, index, f, NULL);
             obia_file_free(f);
         }
     }

@@ -445,8 +445,12 @@ def test_rest(srv, arc, series):
     st2, _, d2 = srv.get("/api/series/%s/thumbnail" % ser["series_uid"],
                          {"If-None-Match": h.get("etag", "x")})
     check("304 when the thumbnail is unchanged", st2 == 304 and not d2, st2)
-    st, h, d = srv.get("/api/images/%s/thumbnail?size=64" % img["sop_instance_uid"])
-    check("image thumbnail", st == 200 and d[:4] == b"\x89PNG", st)
+    nobj = sum(len(f) for _, _, f in os.walk(os.path.join(arc, "store")))
+    for size in (64, 65, 66):
+        st, h, d = srv.get("/api/images/%s/thumbnail?size=%d" % (img["sop_instance_uid"], size))
+    check("image thumbnail of another size", st == 200 and d[:4] == b"\x89PNG", st)
+    check("thumbnails of other sizes are not kept",
+          sum(len(f) for _, _, f in os.walk(os.path.join(arc, "store"))) == nobj)
     st, h, d = srv.get("/api/images/%s/render?size=128&format=jpeg" % img["sop_instance_uid"])
     check("render as JPEG", st == 200 and d[:3] == b"\xff\xd8\xff" and h["content-type"] == "image/jpeg", st)
     st, h, d = srv.get("/api/images/%s/render?window=40,400" % img["sop_instance_uid"])
@@ -817,7 +821,16 @@ def test_hostile(srv):
     st, h, d = srv.get("/api/collections", method="POST", body=b"{}")
     check("POST to a GET endpoint is 405 with Allow", st == 405 and "allow" in h, (st, h))
     st, h, d = srv.get("/api/collections", method="DELETE")
-    check("DELETE is 405", st == 405, st)
+    check("DELETE is 405 with the path's methods", st == 405 and h.get("allow") == "GET, HEAD", (st, h))
+    st, h, d = srv.get("/dicomweb/studies", method="PUT")
+    check("PUT on a GET and POST path is 405 naming both", st == 405 and
+          h.get("allow") == "GET, HEAD, POST", (st, h))
+    # a refused upload is refused before its body: no 100 Continue
+    resp = raw(srv, b"POST /dicomweb/studies?collection=OBIA0002 HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 100000000\r\n"
+                    b"Expect: 100-continue\r\n\r\n")
+    check("a refused upload gets 415 at once, without 100 Continue", status_of(resp) == 415 and
+          b"100 Continue" not in resp, resp[:200])
     st, h, d = srv.get("/api/collections", {"Content-Type": "application/json"}, "GET", b'{"bad json')
     check("a body on a GET is 400", st == 400 and json.loads(d)["error"] == "unexpected-body", (st, d))
     st, h, d = srv.get("/", {})
@@ -888,6 +901,15 @@ def test_public(arc):
         st, h, d = srv.get("/dicomweb/studies?collection=OBIA0001", stow_headers(), "POST",
                            multipart_body([os.path.join(DATA, "deb-python3-pydicom/test_files/CT_small.dcm")]))
         check("public: STOW is 403", st == 403 and json.loads(d)["error"] == "forbidden", (st, d))
+        # SIGHUP reopens the access log (rotation) and the server goes on
+        logp = os.path.join(arc, "logs", "access.log")
+        os.rename(logp, logp + ".1")
+        srv.p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        st, _, _ = srv.get("/api/stats")
+        time.sleep(0.2)
+        check("SIGHUP reopens the access log", st == 200 and srv.p.poll() is None and
+              os.path.exists(logp) and "/api/stats" in open(logp).read(), st)
         st, idx = srv.json("/api")
         check("public: /api says uploads are not allowed", st == 200 and
               any(e["method"] == "POST" and not e["allowed"] for e in idx["endpoints"]), idx)
