@@ -21,15 +21,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* parse.c (linked for the Content-Type parser) asks the catalog about
- * QIDO keys; a stand-in until lib/catalog defines it. */
-__attribute__((weak)) bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag)
-{
-    (void)level;
-    (void)tag;
-    return false;
-}
-
 typedef struct trace {
     uint64_t hash;      /* FNV-1a over the events and the data bytes */
     size_t data_bytes;

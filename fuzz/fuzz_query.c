@@ -18,23 +18,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A stand-in for the catalog's QIDO keys until lib/catalog defines them:
- * a few attributes per level. */
-__attribute__((weak)) bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag)
-{
-    switch (tag) {
-    case 0x00080020: case 0x00080050: case 0x00080061: case 0x00100010:
-    case 0x00100020: case 0x0020000D: case 0x00200010:
-        return true;
-    case 0x00080060: case 0x0020000E: case 0x00200011:
-        return level >= OBIA_QIDO_SERIES;
-    case 0x00080016: case 0x00080018: case 0x00200013:
-        return level >= OBIA_QIDO_INSTANCE;
-    default:
-        return false;
-    }
-}
-
 static bool valid_utf8(const unsigned char *s, size_t n)
 {
     size_t i = 0;

@@ -641,7 +641,8 @@ static void thumbnail(req *r, const char *uid)
     }
     if (!found || !obia_store_has(srv_store(r->s), hash)) {
         srv_write_lock(r->s);
-        bool ok = obia_thumbnail_with(cat, srv_store(r->s), uid, (uint32_t)size, false, hash, &err);
+        bool ok = obia_thumbnail_with(srv_catalog_writer(r->s), srv_store(r->s), uid,
+                                      (uint32_t)size, false, hash, &err);
         srv_write_unlock(r->s);
         if (!ok) {
             if (err.code == OBIA_E_NOTFOUND)

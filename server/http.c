@@ -26,7 +26,9 @@
 
 struct srv {
     obia_archive *a;
-    obia_catalog *cat;
+    obia_catalog *cat;           /* queries only: each thread reads on its own connection */
+    obia_catalog *writer;        /* writes, under write_lock (a transaction open on it
+                                  * would send the other threads' queries to it) */
     obia_store *store;
     const obia_config *conf;
     struct MHD_Daemon *d;
@@ -75,6 +77,7 @@ long srv_max_results(const srv *s) { return s->max_results; }
 
 obia_archive *srv_archive(const srv *s) { return s->a; }
 obia_catalog *srv_catalog(const srv *s) { return s->cat; }
+obia_catalog *srv_catalog_writer(const srv *s) { return s->writer; }
 obia_store *srv_store(const srv *s) { return s->store; }
 const obia_config *srv_config(const srv *s) { return s->conf; }
 
@@ -775,7 +778,8 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
     if (ok) {
         s.conf = obia_archive_config(s.a);
         ok = (s.cat = obia_catalog_open(obia_archive_file(s.a, "catalog.db", path, sizeof path),
-                                        false, err)) != NULL;
+                                        false, err)) != NULL &&
+             (s.writer = obia_catalog_open(path, false, err)) != NULL;
     }
     if (ok) {
         size_t nrep;
@@ -934,6 +938,7 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
     free(cert);
     free(key);
     obia_store_close(s.store);
+    obia_catalog_close(s.writer);
     obia_catalog_close(s.cat);
     obia_archive_close(s.a);
     pthread_cond_destroy(&s.idle);

@@ -83,7 +83,9 @@ struct req {
 
 /* The server's shared state, for handlers. */
 obia_archive *srv_archive(const srv *s);
-obia_catalog *srv_catalog(const srv *s);   /* thread-safe for queries */
+obia_catalog *srv_catalog(const srv *s);   /* queries only (thread-safe) */
+/* The handle for writes, used under srv_write_lock only. */
+obia_catalog *srv_catalog_writer(const srv *s);
 obia_store *srv_store(const srv *s);
 const obia_config *srv_config(const srv *s);
 const char *srv_web(const srv *s);                 /* the static files' directory */
@@ -94,7 +96,7 @@ long srv_max_results(const srv *s);                /* [server] max_results */
  * bytes of it (false: not that much left), and give them back. */
 bool srv_upload_reserve(srv *s, uint64_t n);
 void srv_upload_release(srv *s, uint64_t n);
-/* Around writes through srv_catalog() (thumbnails made on demand). */
+/* Around writes through srv_catalog_writer() (thumbnails made on demand). */
 void srv_write_lock(srv *s);
 void srv_write_unlock(srv *s);
 /* The HTTP status (and error code name) of a library error: the one table. */

@@ -352,9 +352,13 @@ bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag);
  * when empty). Every attribute the catalog keeps for the level and the
  * levels above is a column, including NumberOfStudyRelatedSeries,
  * NumberOfStudyRelatedInstances, ModalitiesInStudy and
- * NumberOfSeriesRelatedInstances. *more is set when rows beyond
- * offset + limit match. A bad matching value (a malformed date range, a
- * wildcard in a UID) is OBIA_E_ARG naming the attribute. */
+ * NumberOfSeriesRelatedInstances (counting, with public_only, only what
+ * the public sees), and the archive's accessions as columns collection,
+ * individual and study_accession. A study stored without PatientName or
+ * PatientID (before schema 4) has its individual's accession for both.
+ * *more is set when rows beyond offset + limit match. A bad matching
+ * value (a malformed date range, a wildcard in a UID) is OBIA_E_ARG naming
+ * the attribute (and err->tag set to it). */
 bool obia_catalog_qido(obia_catalog *c, const obia_qido_query *q, obia_row_fn fn, void *ctx,
                        bool *more, obia_error *err);
 

@@ -151,13 +151,9 @@ static long long number(const char *s)
     return s ? atoll(s) : 0;
 }
 
-static bool by_images;
-
 /* more first, then by value (the unknown first) */
-static int bucket_order(const void *x, const void *y)
+static int bucket_order(const bucket *a, const bucket *b, long long na, long long nb)
 {
-    const bucket *a = *(const bucket *const *)x, *b = *(const bucket *const *)y;
-    long long na = by_images ? a->images : a->series, nb = by_images ? b->images : b->series;
     if (na != nb)
         return na > nb ? -1 : 1;
     if (!a->value || !b->value)
@@ -165,8 +161,21 @@ static int bucket_order(const void *x, const void *y)
     return strcmp(a->value, b->value);
 }
 
-/* The buckets of a key, sorted: an array to free, or NULL (nomem set). */
-static bucket **tally_sorted(tally *t, int key, bool images_first, size_t *n)
+static int by_series(const void *x, const void *y)
+{
+    const bucket *a = *(const bucket *const *)x, *b = *(const bucket *const *)y;
+    return bucket_order(a, b, a->series, b->series);
+}
+
+static int by_images(const void *x, const void *y)
+{
+    const bucket *a = *(const bucket *const *)x, *b = *(const bucket *const *)y;
+    return bucket_order(a, b, a->images, b->images);
+}
+
+/* The buckets of a key, sorted by their series or their images: an array
+ * to free, or NULL (nomem set). */
+static bucket **tally_sorted(tally *t, int key, bool images, size_t *n)
 {
     bucket **v = malloc((t->n[key] + 1) * sizeof *v);
     *n = 0;
@@ -177,8 +186,7 @@ static bucket **tally_sorted(tally *t, int key, bool images_first, size_t *n)
     for (size_t k = 0; k < t->cap[key]; k++)
         if (t->slots[key][k].used)
             v[(*n)++] = &t->slots[key][k];
-    by_images = images_first;
-    qsort(v, *n, sizeof *v, bucket_order);
+    qsort(v, *n, sizeof *v, images ? by_images : by_series);
     return v;
 }
 
@@ -268,7 +276,8 @@ static void common_filter(catalog_sql *q, const obia_catalog_query *f)
         catalog_sql_param(q, f->text);
         catalog_sql_add(q, " OR LOWER(r.description) LIKE LOWER(");
         catalog_sql_like(q, "%", f->text, false, "%");
-        catalog_sql_add(q, ") ESCAPE '\\' OR s.id IN (SELECT x.id FROM study x WHERE x.accession = ");
+        catalog_sql_add(q, ") ESCAPE '\\' OR s.id IN (SELECT x.id FROM study x WHERE "
+                           "x.accession = ");
         catalog_sql_param(q, f->text);
         catalog_sql_add(q, " OR x.study_uid = ");
         catalog_sql_param(q, f->text);
@@ -759,8 +768,8 @@ static const struct {
                       "i.id", "i.id", true},
     [O_INDIVIDUAL] = {"study s", "s.individual_id",
                       " AND EXISTS (SELECT 1 FROM series r WHERE r.study_id = s.id" VISIBLE ")",
-                      "s.id", "CASE WHEN s.study_date IS NULL THEN 1 ELSE 0 END, s.study_date, s.id",
-                      true},
+                      "s.id",
+                      "CASE WHEN s.study_date IS NULL THEN 1 ELSE 0 END, s.study_date, s.id", true},
     [O_STUDY] = {"series r", "r.study_id", VISIBLE, "r.id", "r.series_number, r.id", false},
     [O_SERIES] = {"image m", "m.series_id", "", "m.id", "m.instance_number, m.id", false},
 };

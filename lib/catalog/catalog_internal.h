@@ -27,7 +27,7 @@ typedef struct catalog_backend {
                            obia_error *err);
     bool (*collections)(void *db, obia_row_fn fn, void *ctx, obia_error *err);
     bool (*show)(void *db, const char *key, obia_row_fn fn, void *ctx, obia_error *err);
-    /* Portable SQL for the rest (lib/catalog/qc.c): ? parameters bound to
+    /* Portable SQL for the rest (qc.c, qido.c, browse.c): ? parameters bound to
      * text parameters (NULL binds SQL NULL). exec runs on the writer, in its
      * transaction if one is open; *changes and *last_id as the statement
      * left them. query runs on the writer (writer true: sees the open

@@ -2,8 +2,8 @@
  * rules of PS3.4 C.2.2.2 as portable SQL run through the backend's query
  * method. A page is found first, by the indexes, in an inner query; the
  * outer one adds the attributes, and counts series, instances and
- * modalities of the page's studies alone, so that a query costs the same
- * on a small archive and on one of a million images. */
+ * modalities of the page's studies alone: a page costs about as much on an
+ * archive of a million images as on a small one. */
 #include "catalog_internal.h"
 
 #include <ctype.h>
@@ -73,7 +73,8 @@ static const attr attrs[] = {
     {0x00080018, "SOPInstanceUID", OBIA_QIDO_INSTANCE, K_UID, "m.sop_instance_uid", NULL, false},
     {0x00200013, "InstanceNumber", OBIA_QIDO_INSTANCE, K_NUMBER,
      "CASE WHEN m.has_instance_number = 1 THEN m.instance_number END", NULL, false},
-    {0x00280008, "NumberOfFrames", OBIA_QIDO_INSTANCE, K_NUMBER, "NULLIF(m.frames, 0)", NULL, false},
+    {0x00280008, "NumberOfFrames", OBIA_QIDO_INSTANCE, K_NUMBER, "NULLIF(m.frames, 0)", NULL,
+     false},
     {0x00280010, "Rows", OBIA_QIDO_INSTANCE, K_NUMBER, "NULLIF(m.rows_, 0)", NULL, false},
     {0x00280011, "Columns", OBIA_QIDO_INSTANCE, K_NUMBER, "NULLIF(m.columns_, 0)", NULL, false},
     {0x00280100, "BitsAllocated", OBIA_QIDO_INSTANCE, K_NUMBER, "m.bits_allocated", NULL, false},
@@ -95,7 +96,7 @@ static const struct {
 } levels[] = {
     {"study", "study s", "s.id", "", "s.id"},
     {"series", "series r", "r.id", " JOIN study s ON s.id = r.study_id",
-     "s.id, r.series_number, r.id"},
+     "r.study_id, r.series_number, r.id"},
     {"instance", "image m", "m.id",
      " JOIN series r ON r.id = m.series_id JOIN study s ON s.id = r.study_id",
      "s.id, r.series_number, r.id, m.instance_number, m.id"},
@@ -107,7 +108,9 @@ static const struct {
 #define IMAGES_IN_ORDER "study s CROSS JOIN series r CROSS JOIN image m"
 
 #define VISIBLE " AND v.review_state = 'visible'"
-#define MAX_VALUE 1024
+#define MAX_VALUE 1024                          /* a value, but for a list of UIDs */
+#define MAX_UIDS (CATALOG_SQL_MAX_PARAMS / 2)   /* in a list */
+#define MAX_UID_LIST (MAX_UIDS * 65)            /* its characters */
 
 static const attr *find_attr(uint32_t tag)
 {
@@ -221,25 +224,42 @@ static bool only_stars(const char *v)
 
 /* ---- conditions ------------------------------------------------------------------- */
 
-/* expr matches v as text (v one value, a copy of it bound). */
+/* "= v" or, for a pattern, "LIKE v" (a copy of v bound). */
+static void equals_or_like(catalog_sql *q, const char *v, bool wild)
+{
+    if (wild) {
+        catalog_sql_add(q, "LIKE ");
+        catalog_sql_like(q, "", v, true, "");
+        catalog_sql_add(q, " ESCAPE '\\'");
+    } else {
+        catalog_sql_add(q, "= ");
+        catalog_sql_paramf(q, "%s", v);
+    }
+}
+
+/* expr matches v as text (v one value). */
 static void text_match(catalog_sql *q, const attr *a, const char *expr, const char *v, bool fuzzy)
 {
     bool wild = strpbrk(v, "*?") != NULL;
-    if (!fuzzy && wild) {
-        catalog_sql_add(q, "%s LIKE ", expr);
-        catalog_sql_like(q, "", v, true, "");
-        catalog_sql_add(q, " ESCAPE '\\'");
-    } else if (!fuzzy && a->stored) {
-        /* the index of the stored value, else the individual's accession */
-        catalog_sql_add(q, "(%s = ", a->stored);
-        catalog_sql_paramf(q, "%s", v);
-        catalog_sql_add(q, " OR (%s IS NULL AND s.individual_id = (SELECT x.id FROM individual x "
-                           "WHERE x.accession = ", a->stored);
-        catalog_sql_paramf(q, "%s", v);
-        catalog_sql_add(q, ")))");
+    if (!fuzzy && a->stored) {
+        /* the stored value by its index (a value, or a pattern with a fixed
+         * start), else the individual's accession */
+        catalog_sql_add(q, "(%s ", a->stored);
+        equals_or_like(q, v, wild);
+        if (wild) {
+            catalog_sql_add(q, " OR (%s IS NULL AND " ACCESSION " ", a->stored);
+            equals_or_like(q, v, wild);
+        } else {
+            catalog_sql_add(q, " OR (%s IS NULL AND s.individual_id = (SELECT x.id FROM "
+                               "individual x WHERE x.accession = ",
+                            a->stored);
+            catalog_sql_paramf(q, "%s", v);
+            catalog_sql_add(q, ")");
+        }
+        catalog_sql_add(q, "))");
     } else if (!fuzzy) {
-        catalog_sql_add(q, "%s = ", expr);
-        catalog_sql_paramf(q, "%s", v);
+        catalog_sql_add(q, "%s ", expr);
+        equals_or_like(q, v, wild);
     } else if (a->kind == K_NAME) {
         /* any case, from the start of any word: of a family, given or
          * middle name, in any component group (a match of the whole value
@@ -301,19 +321,20 @@ static bool match(catalog_sql *q, const obia_qido_query *qq, const attr *a, cons
                   obia_error *err)
 {
     size_t n = strlen(v);
-    if (n > MAX_VALUE)
-        return bad(err, a, v, "is too long");
+    if (n > (a->kind == K_UID ? MAX_UID_LIST : MAX_VALUE))
+        return obia_error_set_at(err, OBIA_E_LIMIT, a->tag, OBIA_NO_OFFSET,
+                                 "%s has a value of %zu characters, more than %d", a->name, n,
+                                 a->kind == K_UID ? MAX_UID_LIST : MAX_VALUE);
     switch (a->kind) {
     case K_UID: {
         if (strpbrk(v, "*?"))
             return bad(err, a, v, "has a wildcard, which UIDs cannot have");
-        const char *parts[CATALOG_SQL_MAX_PARAMS];
-        size_t lens[CATALOG_SQL_MAX_PARAMS];
-        size_t count = split(v, parts, lens, CATALOG_SQL_MAX_PARAMS);
-        if (count > CATALOG_SQL_MAX_PARAMS / 2)
+        const char *parts[MAX_UIDS];
+        size_t lens[MAX_UIDS];
+        size_t count = split(v, parts, lens, MAX_UIDS);
+        if (count > MAX_UIDS)
             return obia_error_set_at(err, OBIA_E_LIMIT, a->tag, OBIA_NO_OFFSET,
-                                     "%s has %zu UIDs, more than %d", a->name, count,
-                                     CATALOG_SQL_MAX_PARAMS / 2);
+                                     "%s has %zu UIDs, more than %d", a->name, count, MAX_UIDS);
         for (size_t k = 0; k < count; k++)
             if (!is_uid(parts[k], lens[k]))
                 return bad(err, a, v, "is not a UID or a list of UIDs");

@@ -105,9 +105,10 @@ static const char *const migrations[] = {
      * 0020,0010), and the indexes of DICOMweb queries and browsing: the
      * series of a study and the images of a series come from the index in
      * their order; studies are found by date, patient and accession number,
-     * and by modality (and review state) from a covering index of series.
-     * The index of review states goes: with four values it only misled the
-     * planner (a walk through every visible series to find one study's). */
+     * and studies and series by modality (and review state) from a covering
+     * index that has the series in their order too. The index of review
+     * states goes: with four values it only misled the planner (a walk
+     * through every visible series to find one study's). */
     "ALTER TABLE study ADD COLUMN study_time TEXT;"
     "ALTER TABLE study ADD COLUMN accession_number TEXT;"
     "ALTER TABLE study ADD COLUMN dicom_study_id TEXT;"
@@ -123,7 +124,7 @@ static const char *const migrations[] = {
     "DROP INDEX series_study;"
     "CREATE INDEX series_study ON series (study_id, series_number);"
     "DROP INDEX series_modality;"
-    "CREATE INDEX series_modality ON series (modality, review_state, study_id);"
+    "CREATE INDEX series_modality ON series (modality, study_id, series_number, review_state);"
     "DROP INDEX image_series;"
     "CREATE INDEX image_series ON image (series_id, instance_number);"
     "DROP INDEX series_review;",
@@ -146,8 +147,6 @@ struct db {
     size_t nreaders;
     pthread_key_t reader_key;   /* the thread's reader; closed when the thread ends */
     bool has_key;
-    pthread_t txn_thread;       /* the thread whose transaction is open */
-    bool has_txn_thread;
     char path[4096];
     sqlite3_stmt *find_image, *find_series, *find_study, *add_image, *add_series, *add_study,
         *bump_series, *collection_id, *individual_id, *next_counter, *bump_counter,
@@ -331,32 +330,20 @@ static void *be_open(const char *path, bool create, int *version, obia_error *er
     return d;
 }
 
-/* The transaction belongs to the thread that began it: only that thread's
- * queries go to the writer (be_in_transaction); others keep their readers. */
 static bool be_begin(void *p, obia_error *err)
 {
-    db *d = p;
-    if (!exec(d, "BEGIN IMMEDIATE", err))
-        return false;
-    __atomic_store_n(&d->txn_thread, pthread_self(), __ATOMIC_RELAXED);
-    __atomic_store_n(&d->has_txn_thread, true, __ATOMIC_RELEASE);
-    return true;
+    return exec(p, "BEGIN IMMEDIATE", err);
 }
 
 static bool be_commit(void *p, obia_error *err)
 {
-    db *d = p;
-    bool ok = exec(d, "COMMIT", err);
-    if (ok)
-        __atomic_store_n(&d->has_txn_thread, false, __ATOMIC_RELEASE);
-    return ok;
+    return exec(p, "COMMIT", err);
 }
 
 static void be_rollback(void *p)
 {
     db *d = p;
     sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-    __atomic_store_n(&d->has_txn_thread, false, __ATOMIC_RELEASE);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -748,20 +735,23 @@ static bool be_individual_set(void *p, const char *accession, const char *name, 
 /* Run a query, handing each row to fn. */
 static bool rows(db *d, sqlite3_stmt *st, obia_row_fn fn, void *ctx, bool *any, obia_error *err)
 {
-    int n = sqlite3_column_count(st);
     const char *names[64], *values[64];
-    if (n > 64)
-        n = 64;
-    int rc;
+    int n = 0, rc;
     bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (first) {
+            /* the names after the first step, which may prepare the
+             * statement again (for the value bound to a LIKE pattern) and
+             * free those taken before */
+            n = sqlite3_column_count(st);
+            if (n > 64)
+                n = 64;
+            for (int i = 0; i < n; i++)
+                names[i] = sqlite3_column_name(st, i);
+            first = false;
+        }
         if (any)
             *any = true;
-        /* the names after the first step: a statement re-prepared by it
-         * (the schema changed) frees the names taken before */
-        for (int i = 0; first && i < n; i++)
-            names[i] = sqlite3_column_name(st, i);
-        first = false;
         for (int i = 0; i < n; i++)
             values[i] = (const char *)sqlite3_column_text(st, i);
         if (!fn(ctx, n, names, values))
@@ -922,11 +912,7 @@ static bool be_query(void *p, bool writer, const char *sql, const char *const *p
 static bool be_in_transaction(void *p)
 {
     db *d = p;
-    /* (another thread's transaction: the answer is false whatever it
-     * reads, so the flag is read without a lock) */
-    return __atomic_load_n(&d->has_txn_thread, __ATOMIC_ACQUIRE) &&
-           pthread_equal(__atomic_load_n(&d->txn_thread, __ATOMIC_RELAXED), pthread_self()) &&
-           !sqlite3_get_autocommit(d->h);
+    return !sqlite3_get_autocommit(d->h);
 }
 
 const catalog_backend catalog_sqlite = {

@@ -845,7 +845,38 @@ def test_hostile(srv):
     check("the server still answers after hostile requests", st == 200 and srv.p.poll() is None, st)
 
 
+def test_concurrency(srv):
+    """Image thumbnails made on demand (writes) while other threads read."""
+    st, h, ins = qido(srv, "/dicomweb/instances?limit=1000")
+    sops = [value(x, "00080018") for x in ins or []]
+    paths = []
+    for sop in sops:
+        paths += ["/api/images/%s/thumbnail" % sop, "/api/images/%s/render?size=64" % sop,
+                  "/api/images/%s" % sop, "/dicomweb/studies?limit=5", "/api/search?modality=CT"]
+    results = []
+    lock = threading.Lock()
+
+    def worker(k):
+        for i in range(len(paths)):
+            p = paths[(i * 7 + k) % len(paths)]
+            try:
+                st, _, _ = srv.get(p, {"Accept": "*/*"})
+            except OSError as e:
+                st = str(e)
+            with lock:
+                results.append((p, st))
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bad = [(p, st) for p, st in results if st not in (200, 422)]
+    check("%d requests from 8 threads while thumbnails are made: all answered" % len(results),
+          len(results) == 8 * len(paths) and not bad and srv.p.poll() is None, bad[:5])
+
+
 def test_http(srv, arc):
+    test_concurrency(srv)
     st, h, d = srv.get("/api/search?limit=1000", {"Accept-Encoding": "gzip"})
     plain = srv.get("/api/search?limit=1000")[2]
     check("JSON is gzipped when accepted", st == 200 and h.get("content-encoding") == "gzip" and

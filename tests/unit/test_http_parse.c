@@ -11,58 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The catalog's answer to "can tag be a matching key at level", for as long
- * as this program is linked without lib/catalog's own (a definition there
- * takes precedence over this weak one): study attributes everywhere, series
- * attributes at series and instance level, instance attributes at instance
- * level. */
-__attribute__((weak)) bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag)
-{
-    static const struct {
-        uint32_t tag;
-        obia_qido_level level;
-    } keys[] = {
-        {0x00080020, OBIA_QIDO_STUDY},    /* StudyDate */
-        {0x00080030, OBIA_QIDO_STUDY},    /* StudyTime */
-        {0x00080050, OBIA_QIDO_STUDY},    /* AccessionNumber */
-        {0x00080061, OBIA_QIDO_STUDY},    /* ModalitiesInStudy */
-        {0x00080090, OBIA_QIDO_STUDY},    /* ReferringPhysicianName */
-        {0x00100010, OBIA_QIDO_STUDY},    /* PatientName */
-        {0x00100020, OBIA_QIDO_STUDY},    /* PatientID */
-        {0x00100030, OBIA_QIDO_STUDY},    /* PatientBirthDate */
-        {0x00100040, OBIA_QIDO_STUDY},    /* PatientSex */
-        {0x0020000D, OBIA_QIDO_STUDY},    /* StudyInstanceUID */
-        {0x00200010, OBIA_QIDO_STUDY},    /* StudyID */
-        {0x00081030, OBIA_QIDO_STUDY},    /* StudyDescription */
-        {0x00080060, OBIA_QIDO_SERIES},   /* Modality */
-        {0x0008103E, OBIA_QIDO_SERIES},   /* SeriesDescription */
-        {0x0020000E, OBIA_QIDO_SERIES},   /* SeriesInstanceUID */
-        {0x00200011, OBIA_QIDO_SERIES},   /* SeriesNumber */
-        {0x00080021, OBIA_QIDO_SERIES},   /* SeriesDate */
-        {0x00180015, OBIA_QIDO_SERIES},   /* BodyPartExamined */
-        {0x00080016, OBIA_QIDO_INSTANCE}, /* SOPClassUID */
-        {0x00080018, OBIA_QIDO_INSTANCE}, /* SOPInstanceUID */
-        {0x00200013, OBIA_QIDO_INSTANCE}, /* InstanceNumber */
-        {0x00280010, OBIA_QIDO_INSTANCE}, /* Rows */
-        {0x00280011, OBIA_QIDO_INSTANCE}, /* Columns */
-        {0x00280100, OBIA_QIDO_INSTANCE}, /* BitsAllocated */
-        {0x00280008, OBIA_QIDO_INSTANCE}, /* NumberOfFrames */
-        {0x00080008, OBIA_QIDO_INSTANCE}, /* ImageType */
-        {0x00080023, OBIA_QIDO_INSTANCE}, /* ContentDate */
-        {0x00080033, OBIA_QIDO_INSTANCE}, /* ContentTime */
-        {0x00200020, OBIA_QIDO_INSTANCE}, /* PatientOrientation */
-        {0x00280004, OBIA_QIDO_INSTANCE}, /* PhotometricInterpretation */
-        {0x00280002, OBIA_QIDO_INSTANCE}, /* SamplesPerPixel */
-        {0x00280101, OBIA_QIDO_INSTANCE}, /* BitsStored */
-        {0x00280103, OBIA_QIDO_INSTANCE}, /* PixelRepresentation */
-        {0x00180050, OBIA_QIDO_INSTANCE}, /* SliceThickness */
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (keys[i].tag == tag)
-            return keys[i].level <= level;
-    return false;
-}
-
 /* ---- request targets ------------------------------------------------------------------ */
 
 /* The parse of u as "path|seg,seg|name=value&name=value", or "ERROR: message". */

@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* multipart.c reads Content-Type with the parsers of parse.c, which also
- * hold the QIDO parameters and so call into the catalog: a stand-in for as
- * long as lib/catalog does not define it (its definition takes precedence). */
-__attribute__((weak)) bool obia_catalog_qido_key(obia_qido_level level, uint32_t tag)
-{
-    (void)level;
-    (void)tag;
-    return false;
-}
-
 /* What the handler saw: "<type|location|id|encoding>" at each begin, the
  * data as it came, "</>" at each end. */
 typedef struct record {
