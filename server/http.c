@@ -489,6 +489,20 @@ static const route *route_find(req *r, char *allow, size_t cap)
     return NULL;
 }
 
+void req_client_addr(const req *r, char *out, size_t cap)
+{
+    snprintf(out, cap, "-");
+    const union MHD_ConnectionInfo *ci =
+        r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 /* ---- the access log ------------------------------------------------------------------------------ */
 
 static void log_request(srv *s, request *q, unsigned long long ms10)
@@ -511,16 +525,8 @@ static void log_request(srv *s, request *q, unsigned long long ms10)
             target[k++] = (char)c;
     }
     target[k] = '\0';
-    char addr[INET6_ADDRSTRLEN] = "-";
-    const union MHD_ConnectionInfo *ci =
-        q->r.conn ? MHD_get_connection_info(q->r.conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
-    }
+    char addr[INET6_ADDRSTRLEN];
+    req_client_addr(&q->r, addr, sizeof addr);
     pthread_mutex_lock(&s->lock);
     fprintf(s->log, "%s %s %s %s %u %llu %llu.%llums\n", when, addr,
             q->r.method ? q->r.method : "-", target, q->r.status, (unsigned long long)q->r.bytes,

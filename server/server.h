@@ -106,6 +106,8 @@ const char *req_base_url(req *r);
 
 /* A query parameter's value (the first of that name), or NULL. */
 const char *req_query(const req *r, const char *name);
+/* The client's address as text ("-" when unknown). */
+void req_client_addr(const req *r, char *out, size_t cap);
 /* A request header, or NULL. */
 const char *req_header(const req *r, const char *name);
 /* What the client accepts: the accept query parameter, else the Accept

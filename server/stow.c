@@ -11,9 +11,6 @@
 #include "obia/dicom.h"
 #include "obia/ingest.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,16 +287,8 @@ static const multipart_handler handler = {part_begin, part_data, part_end};
 /* Who is storing, for the audit log. */
 static void who(req *r, char *out, size_t cap)
 {
-    char addr[INET6_ADDRSTRLEN] = "unknown";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
-    }
+    char addr[64];
+    req_client_addr(r, addr, sizeof addr);
     snprintf(out, cap, "stow-rs@%s", addr);
 }
 
@@ -391,26 +380,15 @@ bool stow_body(req *r, const char *data, size_t len)
         return false;   /* (stow_begin answered) */
     obia_error err;
     obia_error_clear(&err);
-    if (len == 0) {
-        if (!multipart_finish(s->mp, &err)) {
-            if (s->fatal)
-                respond_obia_error(r, &s->err);
-            else
-                respond_error(r, 400, "bad-multipart", "%s (%zu parts read before it)", err.message,
-                              s->nres);
-            return false;
-        }
-        return true;
-    }
-    if (!multipart_feed(s->mp, data, len, &err)) {
+    bool ok = len == 0 ? multipart_finish(s->mp, &err) : multipart_feed(s->mp, data, len, &err);
+    if (!ok) {
         if (s->fatal)
             respond_obia_error(r, &s->err);
         else
             respond_error(r, 400, "bad-multipart", "%s (%zu parts read before it)", err.message,
                           s->nres);
-        return false;
     }
-    return true;
+    return ok;
 }
 
 static void item_attr_us(obia_buf *b, bool *first, uint32_t tag, unsigned v)
