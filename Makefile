@@ -52,6 +52,7 @@ bench: build
 	OBIA=$(BUILD)/obia bench/ingest
 	OBIA=$(BUILD)/obia bench/report
 	OBIA=$(BUILD)/obia bench/render
+	OBIA=$(BUILD)/obia bench/http
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

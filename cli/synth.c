@@ -842,7 +842,8 @@ static void format_date(char out[9], int days)
 {
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 9, "%04d%02d%02d", y, m, d);
+    /* (bounded so the compiler can see the 8 digits fit) */
+    snprintf(out, 9, "%04u%02u%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
 }
 
 /* Completed years between two dates. */

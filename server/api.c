@@ -448,6 +448,18 @@ static bool facet_row(void *ctx, int n, const char *const *names, const char *co
     return !o->b->failed;
 }
 
+/* The key of an answer: what, who may see what, and the request's
+ * parameters but paging. */
+static void answer_key(req *r, const char *what, char *key, size_t cap)
+{
+    size_t k = (size_t)snprintf(key, cap, "%s|%d", what, r->public_only);
+    for (size_t i = 0; i < r->nquery && k < cap; i++)
+        if (strcmp(r->query[i].name, "limit") != 0 && strcmp(r->query[i].name, "offset") != 0)
+            k += (size_t)snprintf(key + k, cap - k, "|%s=%s", r->query[i].name, r->query[i].value);
+    if (k >= cap)
+        key[0] = '\0';   /* too long to keep */
+}
+
 void api_search(req *r)
 {
     obia_catalog_query q;
@@ -459,11 +471,28 @@ void api_search(req *r)
     obia_catalog *cat = srv_catalog(r->s);
     obia_error err;
     obia_error_clear(&err);
+    /* the total and the facet counts are a pass over the catalog: kept
+     * until it changes */
+    char key[600];
+    answer_key(r, "search", key, sizeof key);
+    srv_cache_stamp stamp;
+    bool stamped = key[0] && srv_cache_version(srv_answers(r->s), &stamp);
+    obia_buf facets;
+    obia_buf_init(&facets, JSON_MAX);
     long total = 0;
+    bool ok = true;
+    if (!stamped || !srv_cache_get(srv_answers(r->s), key, &stamp, &facets, &total)) {
+        obia_buf_reset(&facets);
+        facet_out f = {.b = &facets};
+        ok = obia_catalog_search_count(cat, &q, &total, &err) &&
+             obia_catalog_facets(cat, &q, facet_row, &f, &err);
+        obia_buf_append_str(&facets, f.any ? "]}" : "}");
+        if (ok && stamped && !facets.failed)
+            srv_cache_put(srv_answers(r->s), key, &stamp, facets.data, facets.len, total);
+    }
     obia_buf b;
     obia_buf_init(&b, JSON_MAX);
     obia_buf_append_byte(&b, '{');
-    bool ok = obia_catalog_search_count(cat, &q, &total, &err);
     if (ok) {
         page_json(&b, total, limit, offset);
         rows_out o = {.b = &b, .kind = 3};
@@ -471,10 +500,10 @@ void api_search(req *r)
     }
     if (ok) {
         obia_buf_append_str(&b, "],\"facets\":{");
-        facet_out f = {.b = &b};
-        ok = obia_catalog_facets(cat, &q, facet_row, &f, &err);
-        obia_buf_append_str(&b, f.any ? "]}}\n" : "}}\n");
+        obia_buf_append(&b, facets.data, facets.len);
+        obia_buf_append_str(&b, "}\n");
     }
+    obia_buf_free(&facets);
     if (!ok) {
         obia_buf_free(&b);
         respond_obia_error(r, &err);
@@ -518,6 +547,16 @@ void api_stats(req *r)
         }
     if (collection && *collection && !api_visible(r, collection))
         return;
+    char key[600];
+    answer_key(r, "stats", key, sizeof key);
+    srv_cache_stamp stamp;
+    bool stamped = key[0] && srv_cache_version(srv_answers(r->s), &stamp);
+    obia_buf b;
+    obia_buf_init(&b, JSON_MAX);
+    if (stamped && srv_cache_get(srv_answers(r->s), key, &stamp, &b, NULL)) {
+        respond_json(r, 200, &b);
+        return;
+    }
     obia_buf facets;
     obia_buf_init(&facets, JSON_MAX);
     facet_out f = {.b = &facets};
@@ -528,11 +567,10 @@ void api_stats(req *r)
     if (!obia_catalog_stats(srv_catalog(r->s), collection && *collection ? collection : NULL,
                             r->public_only, stats_row, pair, &err)) {
         obia_buf_free(&facets);
+        obia_buf_free(&b);
         respond_obia_error(r, &err);
         return;
     }
-    obia_buf b;
-    obia_buf_init(&b, JSON_MAX);
     obia_buf_appendf(&b,
                      "{\"totals\":{\"individuals\":%lld,\"studies\":%lld,\"series\":%lld,"
                      "\"images\":%lld},\"facets\":{",
@@ -540,6 +578,8 @@ void api_stats(req *r)
     obia_buf_append(&b, facets.data, facets.len);
     obia_buf_append_str(&b, f.any ? "]}}\n" : "}}\n");
     obia_buf_free(&facets);
+    if (stamped && !b.failed)
+        srv_cache_put(srv_answers(r->s), key, &stamp, b.data, b.len, 0);
     respond_json(r, 200, &b);
 }
 

@@ -48,7 +48,10 @@ struct srv {
     pthread_mutex_t write_lock;  /* the catalog's one writer */
     uint64_t upload_memory;      /* [server] upload_memory */
     uint64_t upload_held;        /* bytes of upload parts in memory now (lock) */
+    srv_cache *answers;
 };
+
+srv_cache *srv_answers(const srv *s) { return s->answers; }
 
 bool srv_upload_reserve(srv *s, uint64_t n)
 {
@@ -786,6 +789,8 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
         ok = (s.cat = obia_catalog_open(obia_archive_file(s.a, "catalog.db", path, sizeof path),
                                         false, err)) != NULL &&
              (s.writer = obia_catalog_open(path, false, err)) != NULL;
+    if (ok)
+        s.answers = srv_cache_new(path);   /* (none: nothing is kept) */
     }
     if (ok) {
         size_t nrep;
@@ -944,6 +949,7 @@ bool obia_server_run(const obia_server_options *opt, obia_error *err)
     free(cert);
     free(key);
     obia_store_close(s.store);
+    srv_cache_free(s.answers);
     obia_catalog_close(s.writer);
     obia_catalog_close(s.cat);
     obia_archive_close(s.a);

@@ -92,6 +92,24 @@ const char *srv_web(const srv *s);                 /* the static files' director
 const char *srv_upload_collection(const srv *s);   /* "" when none */
 uint64_t srv_max_instance(const srv *s);           /* [server] max_instance */
 long srv_max_results(const srv *s);                /* [server] max_results */
+/* ---- answers kept until the catalog changes (server/cache.c) -------------------------- */
+typedef struct srv_cache srv_cache;
+typedef struct srv_cache_stamp {
+    unsigned char bytes[64];
+} srv_cache_stamp;
+srv_cache *srv_cache_new(const char *catalog_path);
+void srv_cache_free(srv_cache *c);
+/* The catalog's version now; false if it cannot be read (then keep nothing). */
+bool srv_cache_version(const srv_cache *c, srv_cache_stamp *out);
+/* The answer kept for key if the catalog is still at version now: appended
+ * to out, with its number. */
+bool srv_cache_get(srv_cache *c, const char *key, const srv_cache_stamp *now, obia_buf *out,
+                   long *num);
+/* Keep an answer computed at version taken (read before computing it). */
+void srv_cache_put(srv_cache *c, const char *key, const srv_cache_stamp *taken, const void *data,
+                   size_t len, long num);
+srv_cache *srv_answers(const srv *s);
+
 /* The budget of memory all uploads share ([server] upload_memory): take n
  * bytes of it (false: not that much left), and give them back. */
 bool srv_upload_reserve(srv *s, uint64_t n);

@@ -674,10 +674,19 @@ def test_stow(srv, arc, tmp):
             "--set", "SeriesInstanceUID=1.2.826.0.1.3680043.99.%d.20%d" % (os.getpid(), i),
             "--set", "PatientID=STOW-PATIENT", "--set", "BurnedInAnnotation=NO", f, out)
         fresh.append(out)
+    # statistics and search totals are kept between requests: twice, so
+    # the second answer is the kept one
+    before = [srv.json("/api/stats")[1]["totals"]["images"] for _ in range(2)]
+    sbefore = [srv.json("/api/search?collection=OBIA0002")[1]["total"] for _ in range(2)]
     st, h, d = srv.get("/dicomweb/studies?collection=OBIA0002", stow_headers(), "POST",
                        multipart_body(fresh))
     j = json.loads(d) if d else {}
     refs = j.get("00081199", {}).get("Value", [])
+    after = srv.json("/api/stats")[1]["totals"]["images"]
+    safter = srv.json("/api/search?collection=OBIA0002")[1]["total"]
+    check("kept statistics and search totals follow a change of the catalog (%d -> %d images)"
+          % (before[1], after), before[0] == before[1] and after == before[1] + 2 and
+          sbefore[0] == sbefore[1] and safter == sbefore[1] + 2, (before, after, sbefore, safter))
     check("STOW stores both instances (%d)" % st, st in (200, 202) and len(refs) == 2 and
           "00081198" not in j, (st, d[:400]))
     check("each stored instance has a RetrieveURL and its sent UID",
