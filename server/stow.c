@@ -69,14 +69,8 @@ static void stow_free(void *ctx)
 
 static result *add_result(stow *s)
 {
-    if (s->nres == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        result *p = realloc(s->res, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        s->res = p;
-        s->cap = cap;
-    }
+    if (!obia_array_grow(&s->res, &s->cap, s->nres, sizeof *s->res, 16))
+        return NULL;
     result *x = &s->res[s->nres++];
     memset(x, 0, sizeof *x);
     return x;

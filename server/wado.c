@@ -47,15 +47,9 @@ static const char *column(int n, const char *const *names, const char *const *v,
 static bool instance_row(void *ctx, int n, const char *const *names, const char *const *v)
 {
     instance_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        instance *p = realloc(l->v, cap * sizeof *p);
-        if (!p) {
-            l->nomem = true;
-            return false;
-        }
-        l->v = p;
-        l->cap = cap;
+    if (!obia_array_grow(&l->v, &l->cap, l->n, sizeof *l->v, 64)) {
+        l->nomem = true;
+        return false;
     }
     instance *in = &l->v[l->n];
     memset(in, 0, sizeof *in);
@@ -224,15 +218,9 @@ static void mp_free(void *ctx)
 
 static part_src *mp_add(multipart_out *m, const char *content_type, const char *location)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 16;
-        part_src *p = realloc(m->parts, cap * sizeof *p);
-        if (!p) {
-            m->nomem = true;
-            return NULL;
-        }
-        m->parts = p;
-        m->cap = cap;
+    if (!obia_array_grow(&m->parts, &m->cap, m->n, sizeof *m->parts, 16)) {
+        m->nomem = true;
+        return NULL;
     }
     part_src *p = &m->parts[m->n];
     memset(p, 0, sizeof *p);

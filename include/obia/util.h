@@ -85,6 +85,11 @@ bool obia_buf_appendf(obia_buf *b, const char *fmt, ...)
 /* Ensure a NUL after the content (not counted in len); returns data. */
 char *obia_buf_cstr(obia_buf *b);
 
+/* Room for one more element in a growable array (*items of *cap
+ * elements of size elem, n used): doubled (from first) when full. False
+ * when out of memory, the array untouched. */
+bool obia_array_grow(void *items, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* ---- arena ----------------------------------------------------------- */
 
 typedef struct obia_arena obia_arena;

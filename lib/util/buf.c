@@ -137,3 +137,19 @@ bool obia_base64_append(obia_buf *b, const uint8_t *p, size_t n)
     b->len += out;
     return true;
 }
+
+bool obia_array_grow(void *items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? 2 * *cap : first;
+    if (ncap < *cap || ncap > SIZE_MAX / elem)
+        return false;
+    void **pp = items;
+    void *p = realloc(*pp, ncap * elem);
+    if (!p)
+        return false;
+    *pp = p;
+    *cap = ncap;
+    return true;
+}
