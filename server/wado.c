@@ -514,6 +514,27 @@ static long hold_fill(void *ctx, uint64_t pos, char *buf, size_t max)
     return mp_fill(((file_hold *)ctx)->m, pos, buf, max);
 }
 
+/* Send m's parts, which may point into f; both are freed once sent. When
+ * !ok, err is answered instead (and both freed now). */
+static void respond_held(req *r, bool ok, multipart_out *m, obia_file *f, const char *type,
+                         obia_error *err)
+{
+    file_hold *h = ok ? calloc(1, sizeof *h) : NULL;
+    if (!h) {
+        if (!err->code)
+            obia_error_set(err, OBIA_E_NOMEM, "out of memory");
+        mp_free(m);
+        obia_file_free(f);
+        respond_render_error(r, err);
+        return;
+    }
+    h->m = m;
+    h->f = f;
+    char ct[256];
+    snprintf(ct, sizeof ct, "multipart/related; type=\"%s\"; boundary=%s", type, m->boundary);
+    respond_stream(r, 200, ct, hold_fill, h, hold_free);
+}
+
 /* Add frames of f to m: as stored (encapsulated: the frame's codestream;
  * native: its bytes) or decoded to native little endian. */
 static bool add_frames(multipart_out *m, const obia_file *f, const obia_pixel_info *info,
@@ -657,25 +678,12 @@ void wado_frames(req *r)
                       (unsigned long long)fbytes, (unsigned)(WADO_MAX_DECODED >> 20));
         return;
     }
-    file_hold *h = calloc(1, sizeof *h);
     multipart_out *m = mp_new();
     char base_loc[700];
     snprintf(base_loc, sizeof base_loc, "%s/dicomweb/studies/%s/series/%s/instances/%s",
              req_base_url(r), in.study, in.series, in.sop);
-    if (!h || !m || !add_frames(m, f, &info, idx, n, decode, type, base_loc, &err)) {
-        if (!err.code)
-            obia_error_set(&err, OBIA_E_NOMEM, "out of memory");
-        free(h);
-        mp_free(m);
-        obia_file_free(f);
-        respond_render_error(r, &err);
-        return;
-    }
-    h->m = m;
-    h->f = f;
-    char ct[256];
-    snprintf(ct, sizeof ct, "multipart/related; type=\"%s\"; boundary=%s", type, m->boundary);
-    respond_stream(r, 200, ct, hold_fill, h, hold_free);
+    bool ok = m && add_frames(m, f, &info, idx, n, decode, type, base_loc, &err);
+    respond_held(r, ok, m, f, type, &err);
 }
 
 /* BulkDataURI paths (7FE00010, 00540016/0/00181072) as element paths. */
@@ -736,12 +744,11 @@ void wado_bulkdata(req *r)
         respond_error(r, 404, "not-found", "no bulk data at %s", r->arg[3]);
         return;
     }
-    file_hold *h = calloc(1, sizeof *h);
     multipart_out *m = mp_new();
     char base_loc[700];
     snprintf(base_loc, sizeof base_loc, "%s/dicomweb/studies/%s/series/%s/instances/%s",
              req_base_url(r), in.study, in.series, in.sop);
-    bool ok = h && m;
+    bool ok = m != NULL;
     if (ok && obia_element_is_encapsulated(el)) {
         /* encapsulated pixel data: its frames as stored */
         obia_pixel_info info;
@@ -759,21 +766,7 @@ void wado_bulkdata(req *r)
             p->len = obia_element_length(el);
         }
     }
-    if (!ok) {
-        if (!err.code)
-            obia_error_set(&err, OBIA_E_NOMEM, "out of memory");
-        free(h);
-        mp_free(m);
-        obia_file_free(f);
-        respond_render_error(r, &err);
-        return;
-    }
-    h->m = m;
-    h->f = f;
-    char ct[256];
-    snprintf(ct, sizeof ct, "multipart/related; type=\"application/octet-stream\"; boundary=%s",
-             m->boundary);
-    respond_stream(r, 200, ct, hold_fill, h, hold_free);
+    respond_held(r, ok, m, f, "application/octet-stream", &err);
 }
 
 /* ---- rendered and thumbnails ---------------------------------------------------------------------- */

@@ -660,8 +660,8 @@ def judge_js(t, s, facts, plan, base, obia, stow_sent, upload_collection):
     for key, kinds, label in (("rendered", ("png", "jpeg"), "without a media type"),
                               ("renderedPng", ("png",), "image/png")):
         bad = []
-        todo = [i["sop"] for i in plan["instances"] if i["render"]]
-        for sop in todo:
+        wanted = [i["sop"] for i in plan["instances"] if i["render"]]
+        for sop in wanted:
             r = s[key].get(sop)
             if not r:
                 bad.append((sop, "no answer"))
@@ -672,10 +672,10 @@ def judge_js(t, s, facts, plan, base, obia, stow_sent, upload_collection):
             if kind not in kinds or (w, h) != (f["columns"], f["rows"]):
                 bad.append((sop, kind, w, h, f["columns"], f["rows"]))
         t.check("retrieveInstanceRendered %s (%d instances): %s of the image's size"
-                % (label, len(todo), " or ".join(kinds)), todo and not bad, bad[:3])
-    todo = [i["sop"] for i in plan["instances"] if i["thumbnail"]]
+                % (label, len(wanted), " or ".join(kinds)), wanted and not bad, bad[:3])
+    wanted = [i["sop"] for i in plan["instances"] if i["thumbnail"]]
     bad = []
-    for sop in todo:
+    for sop in wanted:
         r = s["thumbnails"].get(sop)
         kind = None
         if r:
@@ -683,8 +683,8 @@ def judge_js(t, s, facts, plan, base, obia, stow_sent, upload_collection):
                 kind = image_size(fh.read())[0]
         if kind != "png":
             bad.append((sop, kind))
-    t.check("retrieveInstanceThumbnail image/png (%d instances): PNG" % len(todo),
-            todo and not bad, bad[:3])
+    t.check("retrieveInstanceThumbnail image/png (%d instances): PNG" % len(wanted),
+            wanted and not bad, bad[:3])
 
     # ---- STOW-RS
     st = s.get("stow") or {}
